@@ -1,0 +1,82 @@
+"""The ketamine clinic scheduler: create_app is the only way in."""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from .clock import SystemClock
+from .config import load_settings, settings_from_overrides
+from .database import configure_engine
+from .extensions import api as rest_api, db, migrate
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. ``config`` overrides settings (by their upper-case names, e.g.
+    ``DATABASE_URL``) and Flask keys; ``CLOCK`` injects the clock (tests)."""
+    config = dict(config or {})
+    app = Flask(__name__, instance_relative_config=True)
+    settings = settings_from_overrides(load_settings(), {k.lower(): v for k, v in config.items()})
+    if settings.database_url is None:
+        os.makedirs(app.instance_path, exist_ok=True)
+        database_url = "sqlite:///" + os.path.join(app.instance_path, "scheduler.sqlite3")
+    else:
+        database_url = settings.database_url
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(database_url),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+        API_TITLE="Ketamine clinic scheduler",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="api/v1/openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="api/docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearerAuth": []}],
+            "info": {"description": "Scheduling and reminders for a ketamine therapy practice."},
+        },
+    )
+    app.config.update({k: v for k, v in config.items() if k.isupper()})
+    app.extensions["settings"] = settings
+    app.extensions["clock"] = config.get("CLOCK") or SystemClock()
+    logging.getLogger("scheduler").setLevel(settings.log_level)
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=MIGRATIONS)
+    rest_api.init_app(app)
+
+    from .api import register_api
+    from .cli import register_cli
+
+    register_api(app, rest_api)
+    register_cli(app)
+    if settings.scheduler_embedded and not app.config.get("TESTING") and _serving():
+        from .jobs.worker import start_embedded
+
+        start_embedded(app)
+    return app
+
+
+def _serving() -> bool:
+    """True under a WSGI server or `flask run`; false for other commands (db upgrade...)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return ctx is None or ctx.info_name == "run"
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}

@@ -1,0 +1,157 @@
+"""Marshmallow fields shared by the resources: instants, wall-clock times, phones, cursors."""
+import base64
+import binascii
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import marshmallow as ma
+import phonenumbers
+
+from ..domain.localtime import WEEKDAYS
+
+DEFAULT_TZ = "America/Los_Angeles"
+US_STATES = {
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY",
+}
+MIN_INSTANT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+MAX_INSTANT = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class Instant(ma.fields.DateTime):
+    """RFC 3339 with an offset in; out in the zone of the object's location.
+
+    The zone comes from the serialised object's ``display_tz`` attribute (a location's
+    IANA zone); an instant without an offset is refused (422), never guessed.
+    """
+
+    default_error_messages = {
+        "naive": "Give an offset or Z (RFC 3339), e.g. 2030-01-07T09:00:00-08:00.",
+        "range": "Must be between 2000-01-01 and 2100-01-01.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("example", "2030-01-07T09:00:00-08:00")
+        super().__init__(format="iso", **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        tz = getattr(obj, "display_tz", None) or DEFAULT_TZ
+        return value.astimezone(ZoneInfo(tz)).isoformat()
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result.tzinfo is None or result.utcoffset() is None:
+            raise self.make_error("naive")
+        result = result.astimezone(dt.timezone.utc)
+        if not MIN_INSTANT <= result < MAX_INSTANT:
+            raise self.make_error("range")
+        return result
+
+
+class WallTime(ma.fields.Field):
+    """A wall-clock time "HH:MM" in a location's zone; "24:00" means the end of the day."""
+
+    default_error_messages = {"invalid": "Expected a time HH:MM (00:00 to 24:00)."}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.strftime("%H:%M")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return parse_wall_time(value, self.make_error)
+
+
+def parse_wall_time(value, make_error=None):
+    def fail():
+        if make_error:
+            raise make_error("invalid")
+        raise ma.ValidationError("Expected a time HH:MM (00:00 to 24:00).")
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        fail()
+    hh, mm = value[:2], value[3:]
+    if not (hh.isdigit() and mm.isdigit()):
+        fail()
+    h, m = int(hh), int(mm)
+    if h == 24 and m == 0:
+        return dt.time(23, 59, 59, 999999)  # stands for midnight at the end of the day
+    if not (0 <= h <= 23 and 0 <= m <= 59):
+        fail()
+    return dt.time(h, m)
+
+
+def format_wall_time(value: dt.time) -> str:
+    return "24:00" if value >= dt.time(23, 59, 59) else value.strftime("%H:%M")
+
+
+class Weekday(ma.fields.Field):
+    default_error_messages = {"invalid": "Expected one of mon, tue, wed, thu, fri, sat, sun."}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else WEEKDAYS[value]
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or value.lower() not in WEEKDAYS:
+            raise self.make_error("invalid")
+        return WEEKDAYS.index(value.lower())
+
+
+class Phone(ma.fields.String):
+    """A phone number, stored and returned in E.164; US numbers may omit +1."""
+
+    default_error_messages = {"phone": "Not a valid phone number (E.164, e.g. +18055550100)."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        if len(raw) > 40:
+            raise self.make_error("phone")
+        try:
+            number = phonenumbers.parse(raw, "US")
+        except phonenumbers.NumberParseException:
+            raise self.make_error("phone") from None
+        if not phonenumbers.is_valid_number(number):
+            raise self.make_error("phone")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_timezone(value: str) -> None:
+    if value not in _zones():
+        raise ma.ValidationError("Not an IANA time zone, e.g. America/Los_Angeles.")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ma.ValidationError("Not an IANA time zone, e.g. America/Los_Angeles.") from None
+
+
+_ZONES: set | None = None
+
+
+def _zones() -> set:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = available_timezones()
+    return _ZONES
+
+
+def validate_state(value: str) -> None:
+    if value not in US_STATES:
+        raise ma.ValidationError("Not a US state code, e.g. CA or OR.")
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        if kind != "id" or not value.isdigit():
+            raise ValueError
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ma.ValidationError("Not a cursor this API gave out.") from None

@@ -1,0 +1,55 @@
+"""What /readyz reports: database reachable, schema at the newest migration, worker alive."""
+import logging
+from datetime import timedelta
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..extensions import db
+from ..models import Heartbeat
+
+log = logging.getLogger("scheduler.readiness")
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+HEARTBEAT_FRESH = timedelta(minutes=2)
+_heads: set | None = None
+
+
+def migration_heads() -> set:
+    global _heads
+    if _heads is None:
+        config = current_app.extensions["migrate"].migrate.get_config()
+        _heads = set(ScriptDirectory.from_config(config).get_heads())
+    return _heads
+
+
+def check(now) -> dict:
+    checks = {}
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            current = set(MigrationContext.configure(conn).get_current_heads())
+        checks["database"] = "ok"
+        checks["migrations"] = "ok" if current == migration_heads() else "behind"
+        checks["scheduler"] = _scheduler(now)
+    except SQLAlchemyError as exc:
+        log.warning("readiness: database unreachable: %s", type(exc).__name__)
+        checks["database"] = "unreachable"
+    finally:
+        db.session.remove()
+    if checks.get("database") != "ok" or checks.get("migrations") != "ok":
+        status = "unavailable"
+    elif checks["scheduler"] in ("stale", "missing"):
+        status = "degraded"
+    else:
+        status = "ok"
+    return {"status": status, "checks": checks}
+
+
+def _scheduler(now) -> str:
+    newest = db.session.scalar(select(func.max(Heartbeat.beat_at)))
+    if newest is None:
+        return "missing"
+    return "ok" if now - newest <= HEARTBEAT_FRESH else "stale"
