@@ -39,7 +39,8 @@ class Instant(ma.fields.DateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        tz = getattr(obj, "display_tz", None) or DEFAULT_TZ
+        holder = obj.get("display_tz") if isinstance(obj, dict) else getattr(obj, "display_tz", None)
+        tz = holder or DEFAULT_TZ
         return value.astimezone(ZoneInfo(tz)).isoformat()
 
     def _deserialize(self, value, attr, data, **kwargs):

@@ -112,7 +112,7 @@ class Availability(MethodView):
     @blp.arguments(RuleSchema)
     @blp.response(201, RuleSchema)
     def post(self, data, provider_id):
-        return staff.add_rule(provider_id, data, actor()), 201
+        return with_etag(staff.add_rule(provider_id, data, actor()), 201)
 
 
 @blp.route("/providers/<int:provider_id>/availability/<int:rule_id>")
@@ -136,7 +136,7 @@ class TimeOffList(MethodView):
     @blp.arguments(TimeOffSchema)
     @blp.response(201, TimeOffSchema)
     def post(self, data, provider_id):
-        return staff.add_time_off(provider_id, data, actor()), 201
+        return with_etag(staff.add_time_off(provider_id, data, actor()), 201)
 
 
 @blp.route("/providers/<int:provider_id>/time-off/<int:time_off_id>")

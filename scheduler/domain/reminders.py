@@ -149,6 +149,7 @@ class PlannedText:
     dedupe_key: str
     status: str                 # "planned" | "skipped"
     reason: str | None = None
+    deadline: datetime | None = None  # after this the text is useless: the sender skips it
 
 
 @dataclass
@@ -272,6 +273,7 @@ def _finish(drafts: list[_Draft], visit: Visit, clinic: Clinic, policy: Policy, 
         dedupe_key=f"{visit.appointment_id}:{d.kind}:{d.nominal.isoformat()}",
         status="planned" if d.reason is None else "skipped",
         reason=d.reason,
+        deadline=d.deadline,
     ) for d in drafts]
     return sorted(out, key=lambda t: (t.send_at, -t.priority))
 

@@ -2,6 +2,7 @@
 from sqlalchemy import CheckConstraint, Index, text
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 
+from ..domain.scheduling import checkpoints
 from ..extensions import db
 from .clinic import Timestamped
 from .types import UTCDateTime
@@ -87,3 +88,35 @@ class Appointment(Timestamped, db.Model):
     location = db.relationship("Location")
     provider = db.relationship("Provider")
     room = db.relationship("Room")
+    messages = db.relationship("Message", order_by="Message.send_at, Message.id", viewonly=True)
+
+    # The API's names for the phases.
+    @property
+    def start(self):
+        return self.start_at
+
+    @property
+    def end(self):
+        return self.end_at
+
+    @property
+    def administering_end(self):
+        return self.provider_busy_end
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    @property
+    def checkpoints(self) -> list[dict]:
+        """What the nurse must do when, for the day sheet (dosing sessions)."""
+        if not self.is_dosing:
+            return []
+        tz = self.location.timezone
+        points = checkpoints(self.session_type.checkpoints or [], self.start_at,
+                             self.provider_busy_end, self.end_at)
+        return [{"label": label, "at": at, "display_tz": tz} for label, at in points]
+
+    @property
+    def display_tz(self) -> str:
+        return self.location.timezone

@@ -1,4 +1,6 @@
 """Locations, rooms, providers and their availability, session types."""
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
 from ..extensions import db
@@ -43,6 +45,14 @@ class Location(Timestamped, db.Model):
     feed_shows_patient_names = db.Column(db.Boolean, nullable=False, default=False)
 
     rooms = db.relationship("Room", back_populates="location", order_by="Room.id")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def display_tz(self) -> str:
+        return self.timezone
 
 
 class Room(Timestamped, db.Model):

@@ -41,6 +41,12 @@ class Message(db.Model):
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
+    appointment = db.relationship("Appointment")
+
+    @property
+    def display_tz(self) -> str | None:
+        return self.appointment.location.timezone if self.appointment else None
+
 
 class InboundMessage(db.Model):
     __tablename__ = "inbound_messages"

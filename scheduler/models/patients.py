@@ -19,3 +19,7 @@ class Patient(Timestamped, db.Model):
     dosing_clearance_date = db.Column(db.Date)
 
     home_location = db.relationship("Location")
+
+    @property
+    def display_tz(self) -> str:
+        return self.home_location.timezone

@@ -1,0 +1,67 @@
+"""The outbox as the front desk sees it: every text, its state, error and reason."""
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..models import Appointment, Message
+from ..models.messaging import MESSAGE_STATUSES
+from ..services import records
+from .auth import STAFF, allow
+from .common import PageArgs, page_of, paginate
+from .fields import Instant
+
+blp = Blueprint("messages", __name__, url_prefix="/api/v1", description="Text messages (outbox)")
+Str = ma.fields.String
+Int = ma.fields.Integer
+
+
+class MessageSchema(ma.Schema):
+    id = Int()
+    appointment_id = Int(allow_none=True)
+    patient_id = Int()
+    kind = Str(metadata={"enum": ["confirmation", "instructions", "reminder", "moved", "cancelled",
+                                  "reply"]})
+    status = Str(metadata={"enum": list(MESSAGE_STATUSES)})
+    body = Str()
+    send_at = Instant()
+    sent_at = Instant(allow_none=True)
+    twilio_sid = Str(allow_none=True)
+    error_code = Int(allow_none=True)
+    reason = Str(allow_none=True)
+    attempts = Int()
+
+
+class MessageQuery(PageArgs):
+    status = Str(validate=ma.validate.OneOf(MESSAGE_STATUSES))
+    since = Instant(metadata={"description": "only texts due at or after this instant"})
+    patient_id = Int(validate=ma.validate.Range(min=1))
+
+
+@blp.route("/messages")
+class Messages(MethodView):
+    @allow(*STAFF)
+    @blp.arguments(MessageQuery, location="query")
+    @blp.response(200, page_of(MessageSchema))
+    def get(self, args):
+        filters = []
+        if "status" in args:
+            filters.append(Message.status == args["status"])
+        if "since" in args:
+            filters.append(Message.send_at >= args["since"])
+        if "patient_id" in args:
+            filters.append(Message.patient_id == args["patient_id"])
+        return paginate(Message, args, *filters)
+
+
+@blp.route("/appointments/<int:appointment_id>/messages")
+class AppointmentMessages(MethodView):
+    @allow(*STAFF)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(MessageSchema))
+    def get(self, args, appointment_id):
+        records.get(Appointment, appointment_id)
+        return paginate(Message, args, Message.appointment_id == appointment_id)
+
+
+def register(app, api):
+    api.register_blueprint(blp)
