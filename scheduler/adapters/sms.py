@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from urllib.parse import quote
 import time
 import uuid
 from dataclasses import dataclass
@@ -280,7 +281,9 @@ class TwilioSender:
         else:
             params["from_"] = self.from_number
         if self.status_callback_url:
-            params["status_callback"] = self.status_callback_url
+            # Our id rides along, so a callback can find the row even if the worker died
+            # before it saved the SID Twilio returned.
+            params["status_callback"] = f"{self.status_callback_url}?ref={quote(str(message_ref))}"
         log.debug("SMS ref=%s to %s: %r", message_ref, to, body)
         try:
             message = self.client.messages.create(**params)

@@ -14,13 +14,9 @@ def register_api(app, api):
 
     for module in (locations, providers, session_types, patients):
         api.register_blueprint(module.blp)
-    for name in ("appointments", "slots", "messages", "webhooks", "calendar"):
-        try:
-            module = __import__(f"{__name__}.{name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue
+    from . import appointments, inbound, messages, slots, webhooks
+
+    for module in (appointments, slots, messages, inbound, webhooks):
         module.register(app, api)
     app.register_blueprint(health.bp)
     register_error_handlers(app)

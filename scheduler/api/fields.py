@@ -61,7 +61,7 @@ class WallTime(ma.fields.Field):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return value.strftime("%H:%M")
+        return format_wall_time(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
         return parse_wall_time(value, self.make_error)

@@ -12,13 +12,10 @@ class JobSpec:
 
 
 def job_specs() -> list[JobSpec]:
+    from .dispatch import dispatch_job
     from .heartbeat import heartbeat_job
 
-    specs = [JobSpec("heartbeat", heartbeat_job, 30)]
-    try:
-        from .dispatch import dispatch_job
-        specs.append(JobSpec("dispatch-messages", dispatch_job, 15))
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.dispatch":
-            raise
-    return specs
+    return [
+        JobSpec("heartbeat", heartbeat_job, 30),
+        JobSpec("dispatch-messages", dispatch_job, 15),
+    ]

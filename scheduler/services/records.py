@@ -91,3 +91,4 @@ def delete(model, obj_id: int, actor: str, owner_field: str | None = None, owner
     audit.record(actor, "delete", obj, before=audit.snapshot(obj), after={})
     db.session.delete(obj)
     db.session.commit()
+

@@ -40,7 +40,7 @@ def test_send_posts_to_messages_with_from_callback_and_basic_auth(fake_twilio):
     assert req.method == "POST"
     assert req.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
     assert req.form == {"To": TO, "Body": BODY, "From": FROM,
-                        "StatusCallback": "https://clinic.example.com/webhooks/twilio/status"}
+                        "StatusCallback": "https://clinic.example.com/webhooks/twilio/status?ref=42"}
     assert req.auth == (ACCOUNT_SID, AUTH_TOKEN)
     assert req.auth_header.startswith("Basic ")
     assert result == SendResult(sid=fake_twilio.messages[0]["sid"], status="queued")
@@ -60,7 +60,7 @@ def test_callback_base_url_trailing_slash_and_unique_sids(fake_twilio):
     first, second = sender.send(TO, "a", 1), sender.send(TO, "b", 2)
     assert first.sid != second.sid
     assert fake_twilio.requests[0].form["StatusCallback"] == \
-        "https://c.example.com/webhooks/twilio/status"
+        "https://c.example.com/webhooks/twilio/status?ref=1"
 
 
 def test_constructor_needs_credentials_and_a_sender():

@@ -1,0 +1,163 @@
+"""Sending the outbox: claim due texts atomically, send each once, record what happened.
+
+Claiming flips rows from ``planned`` to ``sending`` with a lease (owner and expiry) in one
+short transaction: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a write-locked select and
+update on SQLite. Two workers never claim the same row; a row whose worker died is
+claimed again when its lease runs out. Each status callback carries our row id, so a text
+Twilio accepted is recorded as sent even if the worker died before saving the SID, and
+is not claimed again.
+
+Before sending, the row is checked again (the appointment may have been cancelled, the
+patient may have opted out, the text may have gone stale during downtime).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, or_, select, update
+
+from ..adapters.sms import OptedOutError, SmsError, count_segments
+from ..database import begin_write
+from ..extensions import db
+from ..models import ACTIVE_STATUSES, Appointment, Message, Patient
+
+log = logging.getLogger("scheduler.dispatch")
+LEASE = dt.timedelta(minutes=5)
+# After an answer we could not read, Twilio may have the text: wait for its callback.
+MAYBE_SENT_HOLD = dt.timedelta(minutes=10)
+BACKOFF_BASE = dt.timedelta(seconds=30)
+BACKOFF_MAX = dt.timedelta(minutes=30)
+MAX_ATTEMPTS = 8
+NOTICE_KINDS = ("cancelled", "moved")  # still useful after the appointment was cancelled
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    retried: int = 0
+    failed: int = 0
+    held: int = 0
+    errors: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, outcome: str, error_key=None) -> None:
+        with self._lock:  # sends run in a small thread pool
+            setattr(self, outcome, getattr(self, outcome) + 1)
+            if error_key is not None:
+                self.errors[error_key] = self.errors.get(error_key, 0) + 1
+
+
+def claim_due(now: dt.datetime, owner: str, limit: int = 50) -> list[int]:
+    """Atomically take up to ``limit`` due rows for this worker; returns their ids."""
+    begin_write()
+    due = or_(and_(Message.status == "planned", Message.send_at <= now),
+              and_(Message.status == "sending", Message.lease_until < now))
+    query = select(Message.id).where(due).order_by(Message.send_at, Message.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(query))
+    if ids:
+        db.session.execute(
+            update(Message).where(Message.id.in_(ids), due)
+            .values(status="sending", lease_owner=owner, lease_until=now + LEASE,
+                    attempts=Message.attempts + 1, updated_at=now)
+            .execution_options(synchronize_session=False))
+    db.session.commit()
+    return ids
+
+
+def _why_not(msg: Message, now: dt.datetime) -> str | None:
+    patient: Patient = db.session.get(Patient, msg.patient_id)
+    if patient.sms_opted_out:
+        return "opted_out"
+    if not patient.sms_consent:
+        return "no_consent"
+    if msg.stale_at is not None and now >= msg.stale_at:
+        return "stale"
+    if msg.appointment_id is not None and msg.kind not in NOTICE_KINDS:
+        appt = db.session.get(Appointment, msg.appointment_id)
+        if appt.status not in ACTIVE_STATUSES:
+            return f"appointment {appt.status}"
+    return None
+
+
+def _finish(msg_id: int, owner: str, now: dt.datetime, **values) -> bool:
+    """Record an outcome, only if this worker still holds the row's lease."""
+    begin_write()
+    result = db.session.execute(
+        update(Message).where(Message.id == msg_id, Message.status == "sending",
+                              Message.lease_owner == owner)
+        .values(updated_at=now, **values).execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> dt.timedelta:
+    """Exponential back-off with full jitter, capped."""
+    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    return dt.timedelta(seconds=(rng or random).uniform(ceiling.total_seconds() / 2, ceiling.total_seconds()))
+
+
+def send_one(msg_id: int, sender, limiter, owner: str, now: dt.datetime, report: DispatchReport) -> None:
+    msg = db.session.get(Message, msg_id)
+    if msg is None or msg.status != "sending" or msg.lease_owner != owner:
+        return
+    reason = _why_not(msg, now)
+    if reason:
+        _finish(msg_id, owner, now, status="skipped", reason=reason, lease_owner=None, lease_until=None)
+        report.add("skipped")
+        return
+    to, body, attempts, stale_at = msg.to_phone, msg.body, msg.attempts, msg.stale_at
+    db.session.rollback()  # hold no transaction (nor SQLite lock) while talking to Twilio
+    if limiter is not None:
+        limiter.acquire(count_segments(body))
+    try:
+        result = sender.send(to, body, msg_id)
+    except SmsError as error:
+        _failed(msg_id, owner, now, error, attempts, stale_at, report)
+        return
+    _finish(msg_id, owner, now, status="sent", twilio_sid=result.sid, sent_at=now, error_code=None,
+            reason=None, lease_until=None)
+    report.add("sent")
+
+
+def _failed(msg_id, owner, now, error: SmsError, attempts, stale_at, report: DispatchReport) -> None:
+    error_key = error.code or error.http_status or "network"
+    if isinstance(error, OptedOutError):
+        msg = db.session.get(Message, msg_id)
+        mark_opted_out(msg.patient_id, now)
+        db.session.commit()
+    if not error.retryable:
+        _finish(msg_id, owner, now, status="failed", error_code=error.code, reason=str(error)[:300],
+                lease_until=None)
+        report.add("failed", error_key)
+        return
+    if error.maybe_sent:
+        # Twilio may have accepted it: keep the lease longer and let its callback tell us.
+        _finish(msg_id, owner, now, lease_until=now + MAYBE_SENT_HOLD, error_code=error.code,
+                reason="no answer from Twilio; waiting for its status callback")
+        report.add("held", error_key)
+        return
+    retry_at = now + backoff(attempts)
+    if attempts >= MAX_ATTEMPTS or (stale_at is not None and retry_at >= stale_at):
+        _finish(msg_id, owner, now, status="failed", error_code=error.code,
+                reason=f"gave up after {attempts} attempts: {error}"[:300], lease_until=None)
+        report.add("failed", error_key)
+        return
+    _finish(msg_id, owner, now, status="planned", send_at=retry_at, error_code=error.code,
+            reason=f"retrying: {error}"[:300], lease_owner=None, lease_until=None)
+    report.add("retried", error_key)
+
+
+def mark_opted_out(patient_id: int, now: dt.datetime) -> None:
+    patient = db.session.get(Patient, patient_id)
+    if patient is not None and not patient.sms_opted_out:
+        patient.sms_opted_out = True
+        patient.sms_opted_out_at = now
+        patient.version += 1
