@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 
 from flask import Flask
 
@@ -25,6 +26,8 @@ def create_app(config: dict | None = None) -> Flask:
         database_url = "sqlite:///" + os.path.join(app.instance_path, "scheduler.sqlite3")
     else:
         database_url = settings.database_url
+    if settings.secret_key_generated:
+        settings = replace(settings, secret_key=_instance_secret(app.instance_path))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=database_url,
@@ -66,6 +69,20 @@ def create_app(config: dict | None = None) -> Flask:
 
         start_embedded(app)
     return app
+
+
+def _instance_secret(folder: str) -> str:
+    """The embedded default's key: made once, kept in the instance folder (mode 0600)."""
+    import secrets
+
+    path = os.path.join(folder, "secret_key")
+    os.makedirs(folder, exist_ok=True)
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    with open(path) as handle:
+        return handle.read().strip()
 
 
 def _serving() -> bool:

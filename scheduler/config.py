@@ -43,6 +43,9 @@ class Settings:
     redis_url: str | None = None
     log_level: str = "INFO"
     embedded: bool = field(default=False, compare=False)
+    # True when no SECRET_KEY was given (embedded default): create_app then keeps a stable
+    # key in the instance folder, so stored secrets stay readable across restarts.
+    secret_key_generated: bool = field(default=False, compare=False)
 
     @property
     def twilio_enabled(self) -> bool:
@@ -149,6 +152,7 @@ def validate(settings: Settings) -> Settings:
             raise ConfigError("SECRET_KEY", "required when DATABASE_URL points at PostgreSQL")
         # The embedded default is a single process on one machine: a per-start key is fine.
         changes["secret_key"] = secrets.token_hex(32)
+        changes["secret_key_generated"] = True
     elif len(settings.secret_key) < 16:
         raise ConfigError("SECRET_KEY", "must be at least 16 characters")
     return replace(settings, **changes) if changes else settings
@@ -164,4 +168,8 @@ def settings_from_overrides(base: Settings, overrides: dict) -> Settings:
         picked["database_url"] = _database_url(picked["database_url"])
         picked.setdefault("embedded", picked["database_url"] is None
                           or picked["database_url"].startswith("sqlite"))
+        # Defaults that depend on the database are worked out again for the new one.
+        picked.setdefault("scheduler_embedded", None)
+        if base.secret_key_generated and "secret_key" not in picked:
+            picked.update(secret_key=None, secret_key_generated=False)
     return validate(replace(base, **picked))

@@ -2,7 +2,7 @@
 import os
 import uuid
 
-from flask import Response, g, request, send_from_directory
+from flask import Response, abort, g, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 
@@ -22,6 +22,7 @@ def register_api(app, api):
     register_error_handlers(app)
     app.before_request(_request_id)
     app.before_request(authenticate)
+    app.before_request(_json_only)
     app.after_request(_conditional_get)
 
     @app.route("/api/docs/assets/<path:filename>")
@@ -33,6 +34,13 @@ def register_api(app, api):
 def _request_id():
     incoming = request.headers.get("X-Request-Id", "")
     g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+
+
+def _json_only():
+    """A body sent to the API must be JSON: anything else is a 415, not a 422 guessing game."""
+    if request.path.startswith("/api/v1") and request.method in ("POST", "PATCH", "PUT") \
+            and (request.content_length or 0) > 0 and not request.is_json:
+        abort(415)
 
 
 def _conditional_get(response: Response) -> Response:

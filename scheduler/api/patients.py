@@ -2,6 +2,7 @@
 import datetime as dt
 
 import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -18,7 +19,8 @@ V = ma.validate
 
 
 def _past_date(value: dt.date) -> None:
-    if not dt.date(1900, 1, 1) <= value <= dt.date.today():
+    today = current_app.extensions["clock"].now().date()
+    if not dt.date(1900, 1, 1) <= value <= today:
         raise ma.ValidationError("Must be a date between 1900-01-01 and today.")
 
 

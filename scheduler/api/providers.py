@@ -1,5 +1,6 @@
 """Providers, their weekly availability rules and their time off."""
 import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -14,6 +15,10 @@ blp = Blueprint("providers", __name__, url_prefix="/api/v1",
 Str = ma.fields.String
 Int = ma.fields.Integer
 V = ma.validate
+
+
+def _now():
+    return current_app.extensions["clock"].now()
 
 
 def _unique(values):
@@ -112,7 +117,7 @@ class Availability(MethodView):
     @blp.arguments(RuleSchema)
     @blp.response(201, RuleSchema)
     def post(self, data, provider_id):
-        return with_etag(staff.add_rule(provider_id, data, actor()), 201)
+        return with_etag(staff.add_rule(provider_id, data, actor(), _now()), 201)
 
 
 @blp.route("/providers/<int:provider_id>/availability/<int:rule_id>")
@@ -120,7 +125,7 @@ class AvailabilityById(MethodView):
     @allow(*ADMIN)
     @blp.response(204)
     def delete(self, provider_id, rule_id):
-        records.delete(AvailabilityRule, rule_id, actor(), "provider_id", provider_id)
+        staff.remove_rule(provider_id, rule_id, actor(), _now())
 
 
 @blp.route("/providers/<int:provider_id>/time-off")
@@ -136,7 +141,7 @@ class TimeOffList(MethodView):
     @blp.arguments(TimeOffSchema)
     @blp.response(201, TimeOffSchema)
     def post(self, data, provider_id):
-        return with_etag(staff.add_time_off(provider_id, data, actor()), 201)
+        return with_etag(staff.add_time_off(provider_id, data, actor(), _now()), 201)
 
 
 @blp.route("/providers/<int:provider_id>/time-off/<int:time_off_id>")
@@ -144,4 +149,4 @@ class TimeOffById(MethodView):
     @allow(*STAFF)
     @blp.response(204)
     def delete(self, provider_id, time_off_id):
-        records.delete(TimeOff, time_off_id, actor(), "provider_id", provider_id)
+        staff.remove_time_off(provider_id, time_off_id, actor(), _now())

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from .intervals import Interval, StepFunction, covers, overlaps_any
 from .localtime import grid_starts, local_date_of
@@ -182,23 +182,30 @@ def check_start(site: Site, spec: SessionSpec, start: datetime, staff: Sequence[
                           "No clinician would be free to monitor the patient for the whole window.")
     state = patient.state if (telehealth and patient is not None) else site.state
     outcome = _providers(spec, ph, staff, state, local_day, provider_id)
-    if isinstance(outcome, tuple):
-        return Outcome(ph, providers=outcome, rooms=free_rooms)
-    return refuse(*outcome)
+    if isinstance(outcome, _Refusal):
+        return refuse(outcome.code, outcome.message)
+    return Outcome(ph, providers=outcome, rooms=free_rooms)
+
+
+class _Refusal(NamedTuple):
+    code: str
+    message: str
 
 
 def _providers(spec: SessionSpec, ph: Phases, staff: Sequence[Staff], state: str, day: date,
                provider_id: int | None):
-    """The providers who can take it, least loaded first; or (code, message)."""
+    """The providers who can take it, least loaded first; or a _Refusal(code, message)."""
     pool = [s for s in staff if provider_id is None or s.id == provider_id]
     if provider_id is not None and not pool:
-        return "provider_unavailable", f"Provider {provider_id} does not work at this location."
+        return _Refusal("provider_unavailable",
+                        f"Provider {provider_id} does not work at this location.")
     qualified = [s for s in pool if s.capabilities & spec.capabilities]
     if not qualified:
-        return "provider_not_qualified", f"{spec.code} needs one of: {', '.join(sorted(spec.capabilities))}."
+        return _Refusal("provider_not_qualified",
+                        f"{spec.code} needs one of: {', '.join(sorted(spec.capabilities))}.")
     licensed = [s for s in qualified if state in s.licensed_states]
     if not licensed:
-        return "license", f"No qualified provider here holds a {state} licence."
+        return _Refusal("license", f"No qualified provider here holds a {state} licence.")
     need = ph.provider_time
     free, reasons = [], set()
     for s in licensed:
@@ -213,8 +220,9 @@ def _providers(spec: SessionSpec, ph: Phases, staff: Sequence[Staff], state: str
     if free:
         return tuple(s.id for s in sorted(free, key=lambda s: (s.load.get(day, 0), s.id)))
     if reasons == {"travel_time"}:
-        return "travel_time", "The provider needs travel time from a session at another location."
-    return "provider_unavailable", "No qualified provider is free for that time."
+        return _Refusal("travel_time",
+                        "The provider needs travel time from a session at another location.")
+    return _Refusal("provider_unavailable", "No qualified provider is free for that time.")
 
 
 @dataclass(frozen=True)

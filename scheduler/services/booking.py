@@ -21,7 +21,7 @@ from ..domain.localtime import local_date_of
 from ..domain.scheduling import check_start
 from ..extensions import db
 from ..models import Appointment, AvailabilityRule, Location, Patient, Provider, Room, SessionType
-from . import audit, outbox, records
+from . import audit, changefeed, outbox, records
 from .availability import load_snapshot
 
 # FHIR Appointment statuses: which action leads from which status to which.
@@ -157,6 +157,7 @@ def _book(req: BookingRequest, actor: str, now: dt.datetime, idempotency) -> tup
     _flush_or_conflict()
     outbox.plan_booked(appt, now)
     audit.record(actor, "book", appt)
+    changefeed.record_appointment("appointment.booked", appt, now)
     if idempotency is not None:
         idempotency.remember(appt.id)
     _commit()
@@ -200,6 +201,9 @@ def update(appointment_id: int, changes: dict, actor: str, now: dt.datetime,
     if audit.snapshot(appt) != before:
         appt.version += 1
         audit.record(actor, "move" if moving else "update", appt, before=before)
+        if moving:
+            changefeed.record_appointment("appointment.moved", appt, now, previous={
+                "start": before["start_at"], "provider_id": before["provider_id"], "room_id": before["room_id"]})
     _commit()
     return appt
 
@@ -259,5 +263,7 @@ def transition(appointment_id: int, action: str, actor: str, now: dt.datetime,
         outbox.void_planned(appt, "no-show", now)
     appt.version += 1
     audit.record(actor, action.replace("_", "-"), appt, before=before)
+    if action in ("cancel", "no_show"):  # the time is free again
+        changefeed.record_appointment(f"appointment.{target}", appt, now)
     db.session.commit()
     return appt

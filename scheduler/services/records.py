@@ -81,14 +81,3 @@ def update(model, obj_id: int, values: dict, actor: str, expected_version: int |
         audit.record(actor, "update", obj, before=before)
     commit_or_conflict(model.__tablename__)
     return obj
-
-
-def delete(model, obj_id: int, actor: str, owner_field: str | None = None, owner_id=None):
-    begin_write()
-    obj = lock(model, obj_id)
-    if owner_field and getattr(obj, owner_field) != owner_id:
-        raise NotFound(f"No {model.__tablename__.rstrip('s')} with id {obj_id} here.")
-    audit.record(actor, "delete", obj, before=audit.snapshot(obj), after={})
-    db.session.delete(obj)
-    db.session.commit()
-

@@ -2,10 +2,10 @@
 from sqlalchemy import or_, select
 
 from ..database import begin_write
-from ..domain.errors import Conflict, Invalid
+from ..domain.errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import AvailabilityRule, Location, Provider, TimeOff
-from . import audit, records
+from . import audit, changefeed, records
 
 
 def check_provider_change(provider: Provider, values: dict) -> None:
@@ -23,7 +23,7 @@ def check_provider_change(provider: Provider, values: dict) -> None:
                       code="license", errors={"licensed_states": [f"Still scheduled at {', '.join(missing)}."]})
 
 
-def add_rule(provider_id: int, data: dict, actor: str) -> AvailabilityRule:
+def add_rule(provider_id: int, data: dict, actor: str, now) -> AvailabilityRule:
     begin_write()
     provider = records.lock(Provider, provider_id)
     location = db.session.get(Location, data["location_id"])
@@ -40,8 +40,29 @@ def add_rule(provider_id: int, data: dict, actor: str) -> AvailabilityRule:
     db.session.add(rule)
     db.session.flush()
     audit.record(actor, "create", rule)
+    _rule_change("availability.rule_added", rule, now)
     db.session.commit()
     return rule
+
+
+def _rule_change(kind: str, rule: AvailabilityRule, now) -> None:
+    changefeed.record(kind, "availability_rule", rule.id, now, provider_id=rule.provider_id,
+                      location_id=rule.location_id, data={
+                          "weekday": rule.weekday, "start_time": rule.start_time.isoformat(),
+                          "end_time": rule.end_time.isoformat(),
+                          "valid_from": rule.valid_from.isoformat() if rule.valid_from else None,
+                          "valid_until": rule.valid_until.isoformat() if rule.valid_until else None})
+
+
+def remove_rule(provider_id: int, rule_id: int, actor: str, now) -> None:
+    begin_write()
+    rule = records.lock(AvailabilityRule, rule_id, "availability rule")
+    if rule.provider_id != provider_id:
+        raise NotFound(f"No availability rule with id {rule_id} for provider {provider_id}.")
+    audit.record(actor, "delete", rule, before=audit.snapshot(rule), after={})
+    _rule_change("availability.rule_removed", rule, now)
+    db.session.delete(rule)
+    db.session.commit()
 
 
 def _overlapping_rule(provider_id: int, data: dict):
@@ -59,12 +80,26 @@ def _overlapping_rule(provider_id: int, data: dict):
     return db.session.scalars(query.limit(1)).first()
 
 
-def add_time_off(provider_id: int, data: dict, actor: str) -> TimeOff:
+def add_time_off(provider_id: int, data: dict, actor: str, now) -> TimeOff:
     begin_write()
     records.lock(Provider, provider_id)
     entry = TimeOff(provider_id=provider_id, **data)
     db.session.add(entry)
     db.session.flush()
     audit.record(actor, "create", entry)
+    changefeed.record("time_off.added", "time_off", entry.id, now, provider_id=provider_id,
+                      start=entry.start_at, end=entry.end_at)
     db.session.commit()
     return entry
+
+
+def remove_time_off(provider_id: int, time_off_id: int, actor: str, now) -> None:
+    begin_write()
+    entry = records.lock(TimeOff, time_off_id, "time off")
+    if entry.provider_id != provider_id:
+        raise NotFound(f"No time off with id {time_off_id} for provider {provider_id}.")
+    audit.record(actor, "delete", entry, before=audit.snapshot(entry), after={})
+    changefeed.record("time_off.removed", "time_off", entry.id, now, provider_id=provider_id,
+                      start=entry.start_at, end=entry.end_at)
+    db.session.delete(entry)
+    db.session.commit()

@@ -1,0 +1,160 @@
+"""iCalendar feeds out (per provider, room, location), their tokens, and free/busy."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from urllib.parse import urlparse
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..adapters.ical_feed import FeedEvent, etag_for, render_feed, render_freebusy
+from ..database import begin_write
+from ..domain import intervals as iv
+from ..domain.errors import Invalid, NotFound
+from ..domain.intervals import Interval
+from ..extensions import db
+from ..models import (OCCUPYING_STATUSES, Appointment, BusyBlock, CalendarToken, Location, Provider, Room,
+                      TimeOff)
+from . import audit, records
+
+UID_DOMAIN = "clinic-scheduler"  # our UIDs end "@clinic-scheduler"; imports skip them
+PAST = dt.timedelta(days=90)
+AHEAD = dt.timedelta(days=366)
+SUBJECTS = {"provider_id": (Provider, "providers"), "room_id": (Room, "rooms"),
+            "location_id": (Location, "locations")}
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(subject: str, subject_id: int, actor: str) -> tuple[CalendarToken, str, str]:
+    model, path = SUBJECTS[subject]
+    begin_write()
+    records.require_refs(**{subject: (model, subject_id)})
+    token = secrets.token_urlsafe(24)  # 192 random bits
+    row = CalendarToken(token_hash=_hash(token), created_by=actor, **{subject: subject_id})
+    db.session.add(row)
+    db.session.flush()
+    audit.record(actor, "create", row)
+    db.session.commit()
+    base = current_app.extensions["settings"].public_base_url
+    return row, token, f"{base}/calendar/{path}/{subject_id}.ics?token={token}"
+
+
+def revoke_token(token_id: int, actor: str, now: dt.datetime) -> None:
+    begin_write()
+    row = records.lock(CalendarToken, token_id, "calendar token")
+    if row.revoked_at is None:
+        before = audit.snapshot(row)
+        row.revoked_at = now
+        audit.record(actor, "revoke", row, before=before)
+    db.session.commit()
+
+
+def check_token(kind: str, subject_id: int, token: str | None) -> bool:
+    """True only for a live token issued for exactly this feed (compared in constant time)."""
+    if not token or len(token) > 200:
+        return False
+    digest = _hash(token)
+    row = db.session.scalar(select(CalendarToken).where(CalendarToken.token_hash == digest))
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
+        return False
+    return getattr(row, kind) == subject_id
+
+
+def _summary(appt: Appointment, with_names: bool) -> str:
+    what = appt.session_type.name
+    where = "telehealth" if appt.telehealth else (appt.room.name if appt.room else "")
+    who = f"{appt.patient.name}: " if with_names else ""
+    return f"{who}{what}" + (f" ({where})" if where else "")
+
+
+def _event(appt: Appointment) -> FeedEvent:
+    location = appt.location
+    phases = f"Provider: {appt.provider.name}. "
+    if appt.monitoring_start:
+        phases += (f"Administering until {appt.provider_busy_end.astimezone(location.tz):%H:%M}, "
+                   f"monitoring until {appt.end_at.astimezone(location.tz):%H:%M}. ")
+    return FeedEvent(
+        uid=f"appointment-{appt.id}@{UID_DOMAIN}", start=appt.start_at, end=appt.end_at,
+        tz=location.timezone, summary=_summary(appt, location.feed_shows_patient_names),
+        location=f"{location.name}" + ("" if appt.telehealth else f", {location.address}"),
+        description=phases + f"Status: {appt.status}.", sequence=appt.sequence,
+        status="CANCELLED" if appt.status in ("cancelled", "noshow") else "CONFIRMED",
+        last_modified=appt.updated_at)
+
+
+def feed(kind: str, subject_id: int, now: dt.datetime) -> tuple[bytes, str]:
+    """The feed's body and ETag. Cancelled sessions stay in it, marked CANCELLED."""
+    model, _ = SUBJECTS[kind]
+    subject = records.get(model, subject_id)
+    lo, hi = now - PAST, now + AHEAD
+    query = (select(Appointment).where(getattr(Appointment, kind) == subject_id,
+                                       Appointment.start_at < hi, Appointment.end_at > lo)
+             .order_by(Appointment.start_at)
+             .options(joinedload(Appointment.location), joinedload(Appointment.session_type),
+                      joinedload(Appointment.room), joinedload(Appointment.patient),
+                      joinedload(Appointment.provider)))
+    appts = list(db.session.scalars(query))
+    events = [_event(a) for a in appts]
+    zones = {a.location.timezone for a in appts}
+    if kind == "provider_id":
+        tz = _provider_zone(subject_id)
+        zones.add(tz)
+        for off in db.session.scalars(select(TimeOff).where(
+                TimeOff.provider_id == subject_id, TimeOff.start_at < hi, TimeOff.end_at > lo)):
+            events.append(FeedEvent(uid=f"timeoff-{off.id}@{UID_DOMAIN}", start=off.start_at, end=off.end_at,
+                                    tz=tz, summary="Time off", location=None, description=None,
+                                    sequence=off.version, status="CONFIRMED", last_modified=off.updated_at))
+    elif kind == "location_id":
+        zones.add(subject.timezone)
+    elif kind == "room_id":
+        zones.add(subject.location.timezone)
+    body = render_feed(getattr(subject, "name", str(subject_id)), events, sorted(zones))
+    return body, etag_for(body)
+
+
+def _provider_zone(provider_id: int) -> str:
+    from ..models import AvailabilityRule
+
+    tz = db.session.scalar(select(Location.timezone).join(
+        AvailabilityRule, AvailabilityRule.location_id == Location.id)
+        .where(AvailabilityRule.provider_id == provider_id).limit(1))
+    return tz or "America/Los_Angeles"
+
+
+def busy(provider_id: int, start: dt.datetime, end: dt.datetime) -> list[dict]:
+    """The provider's busy time in [start, end): each source merged, sources side by side."""
+    records.get(Provider, provider_id)
+    if end <= start:
+        raise Invalid("end must be after start.", errors={"end": ["Must be after start."]})
+    if end - start > dt.timedelta(days=366):
+        raise Invalid("At most a year at a time.", errors={"end": ["At most 366 days after start."]})
+    window = Interval(start, end)
+    appts = db.session.execute(select(Appointment.start_at, Appointment.provider_busy_end).where(
+        Appointment.provider_id == provider_id, Appointment.status.in_(OCCUPYING_STATUSES),
+        Appointment.start_at < end, Appointment.provider_busy_end > start)).all()
+    offs = db.session.execute(select(TimeOff.start_at, TimeOff.end_at).where(
+        TimeOff.provider_id == provider_id, TimeOff.start_at < end, TimeOff.end_at > start)).all()
+    blocks = db.session.execute(select(BusyBlock.start_at, BusyBlock.end_at).where(
+        BusyBlock.provider_id == provider_id, BusyBlock.start_at < end, BusyBlock.end_at > start)).all()
+    out = []
+    for source, rows in (("appointment", appts), ("time_off", offs), ("external", blocks)):
+        for piece in iv.clip(iv.merge(Interval(a, b) for a, b in rows if b > a), window):
+            out.append({"start": piece.start, "end": piece.end, "source": source})
+    return sorted(out, key=lambda b: (b["start"], b["source"]))
+
+
+def freebusy_ics(provider_id: int, start: dt.datetime, end: dt.datetime) -> bytes:
+    provider = records.get(Provider, provider_id)
+    merged = iv.merge(Interval(b["start"], b["end"]) for b in busy(provider_id, start, end))
+    return render_freebusy(provider.name, start, end, [(p.start, p.end) for p in merged], dtstamp=start)
+
+
+def public_host() -> str:
+    return urlparse(current_app.extensions["settings"].public_base_url).netloc
