@@ -92,7 +92,7 @@ class Api:
         headers = dict(headers or {})
         if as_:
             headers["Authorization"] = f"Bearer {self.keys[as_]}"
-        url = path if path.startswith("/api/") or not path.startswith("/") or path.startswith(("/calendar", "/webhooks", "/healthz", "/readyz")) else "/api/v1" + path
+        url = path if path.startswith("/api/") or not path.startswith("/") or path.startswith(("/calendar/", "/webhooks/", "/healthz", "/readyz")) else "/api/v1" + path
         return self.client.open(url, method=method, headers=headers, **kwargs)
 
     def get(self, path, **kw):

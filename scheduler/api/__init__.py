@@ -14,9 +14,9 @@ def register_api(app, api):
 
     for module in (locations, providers, session_types, patients):
         api.register_blueprint(module.blp)
-    from . import appointments, inbound, messages, slots, webhooks
+    from . import appointments, calendar, inbound, messages, slots, webhooks
 
-    for module in (appointments, slots, messages, inbound, webhooks):
+    for module in (appointments, slots, messages, inbound, webhooks, calendar):
         module.register(app, api)
     app.register_blueprint(health.bp)
     register_error_handlers(app)

@@ -6,7 +6,7 @@ from flask import jsonify
 from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
-from ..domain.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
+from ..domain.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed, UpstreamFailed
 
 log = logging.getLogger("scheduler.api")
 
@@ -22,10 +22,12 @@ DEFAULT_CODES = {
     415: ("unsupported_media_type", "Send JSON with Content-Type: application/json."),
     422: ("validation_error", "Some fields are invalid."),
     429: ("rate_limited", "Too many requests; retry later."),
+    502: ("upstream_failed", "A service we depend on did not answer properly."),
     500: ("internal_error", "Something went wrong on our side; nothing was changed."),
     503: ("unavailable", "The service is temporarily unavailable."),
 }
-DOMAIN_STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (PreconditionFailed, 412))
+DOMAIN_STATUS = ((NotFound, 404), (Conflict, 409), (Invalid, 422), (PreconditionFailed, 412),
+                 (UpstreamFailed, 502))
 
 
 class ErrorSchema(ma.Schema):

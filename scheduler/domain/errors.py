@@ -30,3 +30,9 @@ class Invalid(DomainError):
 
 class PreconditionFailed(DomainError):
     code = "precondition_failed"
+
+
+class UpstreamFailed(DomainError):
+    """Something we depend on outside (a calendar server) failed; nothing of ours changed."""
+
+    code = "upstream_failed"

@@ -23,6 +23,7 @@ from ..extensions import db
 from ..models import Appointment, AvailabilityRule, Location, Patient, Provider, Room, SessionType
 from . import audit, changefeed, outbox, records
 from .availability import load_snapshot
+from .calendar_sync import busy_blocks
 
 # FHIR Appointment statuses: which action leads from which status to which.
 TRANSITIONS = {
@@ -91,7 +92,7 @@ def _check_follows(req: BookingRequest, st: SessionType) -> None:
 def _evaluate(location: Location, st: SessionType, patient: Patient, start: dt.datetime, now,
               telehealth: bool, provider_id, room_id, exclude_id=None):
     snap = load_snapshot(location, st, Interval(start, start + dt.timedelta(minutes=1)), patient,
-                         exclude_id=exclude_id)
+                         exclude_id=exclude_id, busy_blocks=busy_blocks)
     out = check_start(snap.site, snap.spec, start, snap.staff, snap.rooms, now, snap.patient,
                       telehealth, provider_id, room_id)
     if not out.ok:

@@ -22,8 +22,10 @@ from sqlalchemy import and_, or_, select, update
 
 from ..adapters.sms import OptedOutError, SmsError, count_segments
 from ..database import begin_write
+from ..domain.quiet_hours import fit_outside_quiet, is_quiet
 from ..extensions import db
 from ..models import ACTIVE_STATUSES, Appointment, Message, Patient
+from . import outbox
 
 log = logging.getLogger("scheduler.dispatch")
 LEASE = dt.timedelta(minutes=5)
@@ -43,6 +45,7 @@ class DispatchReport:
     retried: int = 0
     failed: int = 0
     held: int = 0
+    deferred: int = 0
     errors: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -87,6 +90,20 @@ def _why_not(msg: Message, now: dt.datetime) -> str | None:
     return None
 
 
+def _quiet_hours(msg: Message, now: dt.datetime) -> tuple[bool, dt.datetime | None]:
+    """(True, when to send instead or None) if now is in the quiet hours of the patient's
+    location (the appointment's, else the patient's home location); else (False, None)."""
+    appt = db.session.get(Appointment, msg.appointment_id) if msg.appointment_id else None
+    location = appt.location if appt is not None else \
+        db.session.get(Patient, msg.patient_id).home_location
+    clinic = outbox.clinic_of(location)
+    if not is_quiet(now, clinic.zone, clinic.quiet_start, clinic.quiet_end):
+        return False, None
+    deadline = msg.stale_at or now + dt.timedelta(days=2)
+    return True, fit_outside_quiet(now, now=now, deadline=deadline, tz=clinic.zone,
+                                   start=clinic.quiet_start, end=clinic.quiet_end)
+
+
 def _finish(msg_id: int, owner: str, now: dt.datetime, **values) -> bool:
     """Record an outcome, only if this worker still holds the row's lease."""
     begin_write()
@@ -112,6 +129,19 @@ def send_one(msg_id: int, sender, limiter, owner: str, now: dt.datetime, report:
     if reason:
         _finish(msg_id, owner, now, status="skipped", reason=reason, lease_owner=None, lease_until=None)
         report.add("skipped")
+        return
+    quiet, later = _quiet_hours(msg, now)
+    if quiet:
+        # Caught up after downtime, or a retry, landing in the quiet hours: wait for the
+        # morning while still useful (this claim was no attempt), else skip.
+        if later is None:
+            _finish(msg_id, owner, now, status="skipped", reason="quiet_hours", lease_owner=None,
+                    lease_until=None)
+            report.add("skipped")
+        else:
+            _finish(msg_id, owner, now, status="planned", send_at=later, attempts=Message.attempts - 1,
+                    reason="quiet hours: waiting for the morning", lease_owner=None, lease_until=None)
+            report.add("deferred")
         return
     to, body, attempts, stale_at = msg.to_phone, msg.body, msg.attempts, msg.stale_at
     db.session.rollback()  # hold no transaction (nor SQLite lock) while talking to Twilio

@@ -34,6 +34,10 @@ def check(now) -> dict:
         checks["database"] = "ok"
         checks["migrations"] = "ok" if current == migration_heads() else "behind"
         checks["scheduler"] = _scheduler(now)
+        from .calendar_sync import failing_count
+
+        failing = failing_count()
+        checks["calendars"] = "ok" if not failing else f"{failing} failing"
     except SQLAlchemyError as exc:
         log.warning("readiness: database unreachable: %s", type(exc).__name__)
         checks["database"] = "unreachable"
@@ -41,7 +45,7 @@ def check(now) -> dict:
         db.session.remove()
     if checks.get("database") != "ok" or checks.get("migrations") != "ok":
         status = "unavailable"
-    elif checks["scheduler"] in ("stale", "missing"):
+    elif checks["scheduler"] in ("stale", "missing") or checks["calendars"] != "ok":
         status = "degraded"
     else:
         status = "ok"

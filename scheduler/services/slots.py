@@ -8,6 +8,7 @@ from ..extensions import db
 from ..models import Appointment, Location, Patient
 from . import records
 from .availability import load_snapshot
+from .calendar_sync import busy_blocks
 from .booking import _session_type
 
 MAX_WINDOW = dt.timedelta(days=31)
@@ -35,6 +36,6 @@ def find_slots(location_id: int, session_type: str, start: dt.datetime | None, e
     if end - start > MAX_WINDOW:
         raise Invalid("A search spans at most 31 days.", errors={"end": ["At most 31 days after start."]})
     window = Interval(start, end)
-    snap = load_snapshot(location, st, window, patient)
+    snap = load_snapshot(location, st, window, patient, busy_blocks=busy_blocks)
     return search(snap.site, snap.spec, window, snap.staff, snap.rooms, now, snap.patient,
                   telehealth, provider_id)

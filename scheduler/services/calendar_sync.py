@@ -1,0 +1,201 @@
+"""Busy time in: providers' own calendars (CalDAV or an ICS URL) become busy blocks.
+
+A sync replaces one calendar's blocks in one transaction, so a failed or partial fetch
+leaves the previous blocks in place. Appointments that now overlap a block are flagged
+for the front desk, never cancelled. A failing calendar records its error and backs off;
+it never stops the others.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import delete, or_, select, update
+
+from ..adapters.busy_import import CalendarDataError, CalendarUnreachable, fetch_caldav, fetch_ics, parse_busy
+from ..database import begin_write
+from ..domain import intervals as iv
+from ..domain.errors import Invalid, UpstreamFailed
+from ..domain.intervals import Interval
+from ..extensions import db
+from ..models import OCCUPYING_STATUSES, Appointment, BusyBlock, ExternalCalendar, Provider
+from . import audit, changefeed, records
+from .feeds import UID_DOMAIN, _provider_zone
+from .secrets_box import seal, unseal
+
+log = logging.getLogger("scheduler.calendar_sync")
+HORIZON = dt.timedelta(days=90)
+PAST = dt.timedelta(days=1)
+INTERVAL = dt.timedelta(minutes=5)
+LEASE = dt.timedelta(minutes=3)
+TIMEOUT = 15.0
+MAX_BACKOFF = dt.timedelta(hours=1)
+
+
+class CalendarSyncFailed(UpstreamFailed):
+    code = "calendar_unreachable"
+
+
+@dataclass
+class SyncResult:
+    calendar_id: int
+    blocks: int
+    not_modified: bool
+    conflicts: list[int]
+
+
+def link_calendar(provider_id: int, data: dict, actor: str, now: dt.datetime) -> ExternalCalendar:
+    begin_write()
+    records.lock(Provider, provider_id)
+    if data["kind"] == "ics" and (data.get("username") or data.get("password")):
+        raise Invalid("An ICS URL takes no credentials; put a secret URL instead.",
+                      errors={"username": ["Not used for ics."]})
+    cal = ExternalCalendar(provider_id=provider_id, kind=data["kind"], url=data["url"],
+                           username=data.get("username"),
+                           password_sealed=seal(data["password"]) if data.get("password") else None,
+                           next_sync_at=now)
+    db.session.add(cal)
+    db.session.flush()
+    audit.record(actor, "create", cal)
+    db.session.commit()
+    return cal
+
+
+def unlink_calendar(provider_id: int, calendar_id: int, actor: str, now: dt.datetime) -> None:
+    begin_write()
+    cal = _calendar_of(provider_id, calendar_id)
+    audit.record(actor, "delete", cal, before=audit.snapshot(cal), after={})
+    db.session.execute(delete(BusyBlock).where(BusyBlock.calendar_id == cal.id))
+    changefeed.record("busy.updated", "external_calendar", cal.id, now, provider_id=provider_id,
+                      data={"blocks": 0, "unlinked": True})
+    db.session.delete(cal)
+    db.session.commit()
+
+
+def _calendar_of(provider_id: int, calendar_id: int) -> ExternalCalendar:
+    cal = records.lock(ExternalCalendar, calendar_id, "external calendar")
+    if cal.provider_id != provider_id:
+        records.get(ExternalCalendar, -1, "external calendar")  # raises NotFound
+    return cal
+
+
+def sync_calendar(calendar_id: int, now: dt.datetime, provider_id: int | None = None) -> SyncResult:
+    """Fetch one calendar and replace its busy blocks; raises CalendarSyncFailed on failure
+    (after recording it), keeping the old blocks."""
+    cal = db.session.get(ExternalCalendar, calendar_id)
+    if cal is None or (provider_id is not None and cal.provider_id != provider_id):
+        records.get(ExternalCalendar, -1, "external calendar")
+    kind, url, username, sealed = cal.kind, cal.url, cal.username, cal.password_sealed
+    password = unseal(sealed) if sealed else None
+    etag, last_modified, pid = cal.etag, cal.last_modified, cal.provider_id
+    tz = _provider_zone(pid)
+    db.session.rollback()  # no transaction (nor SQLite write lock) while we wait on the network
+    window = (now - PAST, now + HORIZON)
+    try:
+        if sealed and password is None:
+            raise CalendarUnreachable("stored password unreadable (SECRET_KEY changed); link it again", "auth")
+        if kind == "ics":
+            fetched = fetch_ics(url, etag, last_modified, TIMEOUT)
+            if fetched.status == "not_modified":
+                return _record_success(calendar_id, now, None, fetched.etag, fetched.last_modified)
+            blocks = parse_busy(fetched.body, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN)
+            etag, last_modified = fetched.etag, fetched.last_modified
+        else:
+            blocks = []
+            for raw in fetch_caldav(url, username, password, *window, TIMEOUT):
+                blocks.extend(parse_busy(raw, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN))
+            etag = last_modified = None
+    except (CalendarUnreachable, CalendarDataError) as exc:
+        _record_failure(calendar_id, now, getattr(exc, "reason", str(exc)))
+        raise CalendarSyncFailed(f"Calendar {calendar_id} could not be read: "
+                                 f"{getattr(exc, 'reason', exc)}. The previous busy time is kept.") from None
+    return _record_success(calendar_id, now, blocks, etag, last_modified)
+
+
+def _record_success(calendar_id, now, blocks, etag, last_modified) -> SyncResult:
+    begin_write()
+    cal = db.session.get(ExternalCalendar, calendar_id)
+    if cal is None:  # unlinked while we were fetching
+        db.session.rollback()
+        return SyncResult(calendar_id, 0, True, [])
+    cal.last_synced_at, cal.last_error, cal.last_error_at, cal.failures = now, None, None, 0
+    cal.next_sync_at, cal.etag, cal.last_modified = now + INTERVAL, etag, last_modified
+    cal.lease_owner = cal.lease_until = None
+    if blocks is None:
+        db.session.commit()
+        return SyncResult(calendar_id, 0, True, [])
+    db.session.execute(delete(BusyBlock).where(BusyBlock.calendar_id == calendar_id))
+    merged = iv.merge(Interval(b.start, b.end) for b in blocks)
+    db.session.add_all(BusyBlock(calendar_id=calendar_id, provider_id=cal.provider_id, start_at=m.start,
+                                 end_at=m.end) for m in merged)
+    changefeed.record("busy.updated", "external_calendar", calendar_id, now, provider_id=cal.provider_id,
+                      data={"blocks": len(merged)})
+    conflicts = flag_conflicts(cal.provider_id, now)
+    db.session.commit()
+    return SyncResult(calendar_id, len(merged), False, conflicts)
+
+
+def _record_failure(calendar_id, now, reason: str) -> None:
+    begin_write()
+    cal = db.session.get(ExternalCalendar, calendar_id)
+    if cal is not None:
+        cal.failures += 1
+        cal.last_error, cal.last_error_at = reason[:500], now
+        cal.next_sync_at = now + min(MAX_BACKOFF, INTERVAL * (2 ** min(cal.failures, 6)))
+        cal.lease_owner = cal.lease_until = None
+        log.warning("calendar %s sync failed (%s in a row): %s", calendar_id, cal.failures, reason)
+    db.session.commit()
+
+
+def flag_conflicts(provider_id: int, now: dt.datetime) -> list[int]:
+    """Mark upcoming appointments that overlap imported busy time; unmark those that no
+    longer do. Nothing is cancelled: the front desk decides."""
+    blocks = iv.merge(Interval(a, b) for a, b in db.session.execute(
+        select(BusyBlock.start_at, BusyBlock.end_at).where(BusyBlock.provider_id == provider_id,
+                                                           BusyBlock.end_at > now)))
+    newly = []
+    for appt in db.session.scalars(select(Appointment).where(
+            Appointment.provider_id == provider_id, Appointment.status.in_(OCCUPYING_STATUSES),
+            Appointment.end_at > now)):
+        clash = iv.overlaps_any(blocks, Interval(appt.start_at, appt.provider_busy_end))
+        if clash and not appt.conflict:
+            appt.conflict, appt.conflict_reason = True, "The provider's own calendar shows them busy."
+            appt.version += 1
+            newly.append(appt.id)
+            changefeed.record_appointment("appointment.conflict", appt, now)
+        elif not clash and appt.conflict:
+            appt.conflict, appt.conflict_reason = False, None
+            appt.version += 1
+    return newly
+
+
+def claim_due(now: dt.datetime, owner: str) -> int | None:
+    """Take one due calendar under a lease (one calendar at a time per worker)."""
+    begin_write()
+    free = or_(ExternalCalendar.lease_until.is_(None), ExternalCalendar.lease_until < now)
+    cal_id = db.session.scalar(select(ExternalCalendar.id).where(ExternalCalendar.next_sync_at <= now, free)
+                               .order_by(ExternalCalendar.next_sync_at, ExternalCalendar.id).limit(1))
+    if cal_id is not None:
+        taken = db.session.execute(update(ExternalCalendar).where(ExternalCalendar.id == cal_id, free)
+                                   .values(lease_owner=owner, lease_until=now + LEASE)).rowcount
+        cal_id = cal_id if taken else None
+    db.session.commit()
+    return cal_id
+
+
+def busy_blocks(provider_ids, lo: dt.datetime, hi: dt.datetime) -> dict[int, list[Interval]]:
+    """Imported busy time for the scheduling rules."""
+    out: dict[int, list[Interval]] = {}
+    for pid, a, b in db.session.execute(select(BusyBlock.provider_id, BusyBlock.start_at, BusyBlock.end_at)
+                                        .where(BusyBlock.provider_id.in_(list(provider_ids)),
+                                               BusyBlock.start_at < hi, BusyBlock.end_at > lo)):
+        out.setdefault(pid, []).append(Interval(a, b))
+    return out
+
+
+def failing_count() -> int:
+    from sqlalchemy import func
+
+    return db.session.scalar(select(func.count()).select_from(ExternalCalendar)
+                             .where(ExternalCalendar.last_error.is_not(None))) or 0
