@@ -97,7 +97,7 @@ def test_readyz_is_degraded_while_no_worker_has_beaten(api):
     response = api.get("/readyz", as_=None)
     assert response.status_code == 200
     assert response.get_json() == {"status": "degraded", "checks": {
-        "database": "ok", "migrations": "ok", "scheduler": "missing"}}
+        "database": "ok", "migrations": "ok", "scheduler": "missing", "calendars": "ok"}}
 
 
 def _beat(at):
@@ -109,7 +109,7 @@ def test_readyz_is_ok_with_a_fresh_heartbeat(api, clock):
     _beat(clock.now() - dt.timedelta(seconds=30))
     body = api.get("/readyz", as_=None).get_json()
     assert body == {"status": "ok", "checks": {"database": "ok", "migrations": "ok",
-                                               "scheduler": "ok"}}
+                                               "scheduler": "ok", "calendars": "ok"}}
 
 
 def test_readyz_is_degraded_when_the_heartbeat_is_stale(api, clock):
