@@ -1,7 +1,6 @@
 """The ketamine clinic scheduler: create_app is the only way in."""
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import replace
 
@@ -10,6 +9,7 @@ from flask import Flask
 from .clock import SystemClock
 from .config import load_settings, settings_from_overrides
 from .database import configure_engine
+from .logs import configure_logging
 from .extensions import api as rest_api, db, migrate
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -51,7 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update({k: v for k, v in config.items() if k.isupper()})
     app.extensions["settings"] = settings
     app.extensions["clock"] = config.get("CLOCK") or SystemClock()
-    logging.getLogger("scheduler").setLevel(settings.log_level)
+    configure_logging(settings)
 
     db.init_app(app)
     with app.app_context():
@@ -94,6 +94,7 @@ def _serving() -> bool:
 
 
 def _engine_options(url: str) -> dict:
+    # hide_parameters: an error message must never carry a patient's name or phone.
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "hide_parameters": True}

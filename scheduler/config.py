@@ -42,6 +42,13 @@ class Settings:
     sms_rate_per_second: float = 1.0
     redis_url: str | None = None
     log_level: str = "INFO"
+    log_format: str = "json"  # json (one object a line) or text; text by default when embedded
+    rate_limit_api: str = "1200 per minute"  # per API key
+    rate_limit_webhooks: str = "600 per minute"  # per client IP, for Twilio's webhooks
+    rate_limit_enabled: bool = True
+    cors_origins: tuple[str, ...] = ()  # CORS stays off unless origins are listed
+    # prometheus_client reads this variable itself; we read it to know which registry to use.
+    prometheus_multiproc_dir: str | None = None
     embedded: bool = field(default=False, compare=False)
     # True when no SECRET_KEY was given (embedded default): create_app then keeps a stable
     # key in the instance folder, so stored secrets stay readable across restarts.
@@ -84,6 +91,29 @@ def _float(name: str, raw: str | None, default: float, minimum: float) -> float:
     return value
 
 
+def _limit(name: str, raw: str | None, default: str) -> str:
+    if raw is None:
+        return default
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(name, f"expected a rate such as '600 per minute', got {raw!r}") from None
+    return raw
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parsed = urlparse(origin)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path:
+            raise ConfigError("CORS_ORIGINS", f"expected origins like https://desk.example.com, got {origin!r}")
+    return origins
+
+
 def _database_url(raw: str | None) -> str | None:
     if raw is None or raw.strip() == "":
         return None
@@ -119,6 +149,13 @@ def load_settings(environ: dict | None = None) -> Settings:
         sms_rate_per_second=_float("SMS_RATE_PER_SECOND", env.get("SMS_RATE_PER_SECOND"), 1.0, 0.01),
         redis_url=_url("REDIS_URL", env.get("REDIS_URL"), schemes=("redis", "rediss")),
         log_level=(get("LOG_LEVEL") or "INFO").upper(),
+        log_format=(get("LOG_FORMAT") or ("text" if embedded else "json")).lower(),
+        rate_limit_api=_limit("RATE_LIMIT_API", get("RATE_LIMIT_API"), Settings.rate_limit_api),
+        rate_limit_webhooks=_limit("RATE_LIMIT_WEBHOOKS", get("RATE_LIMIT_WEBHOOKS"),
+                                   Settings.rate_limit_webhooks),
+        rate_limit_enabled=_bool("RATE_LIMIT_ENABLED", env.get("RATE_LIMIT_ENABLED")) is not False,
+        cors_origins=_origins(get("CORS_ORIGINS")),
+        prometheus_multiproc_dir=get("PROMETHEUS_MULTIPROC_DIR"),
         embedded=embedded,
     )
     return validate(settings)
@@ -128,6 +165,8 @@ def validate(settings: Settings) -> Settings:
     """Check the combinations; fill the defaults that depend on other settings."""
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("LOG_LEVEL", "expected DEBUG, INFO, WARNING or ERROR")
+    if settings.log_format not in {"json", "text"}:
+        raise ConfigError("LOG_FORMAT", "expected json or text")
     sid, token = settings.twilio_account_sid, settings.twilio_auth_token
     if sid and not ACCOUNT_SID.match(sid):
         raise ConfigError("TWILIO_ACCOUNT_SID", "expected AC followed by 32 hex digits")

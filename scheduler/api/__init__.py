@@ -14,7 +14,9 @@ def register_api(app, api):
 
     for module in (locations, providers, session_types, patients):
         api.register_blueprint(module.blp)
-    from . import appointments, calendar, inbound, messages, slots, webhooks
+    from . import appointments, calendar, hardening, inbound, messages, slots, webhooks
+
+    hardening.register(app)  # first: its limits and timing wrap everything registered after
 
     for module in (appointments, slots, messages, inbound, webhooks, calendar):
         module.register(app, api)

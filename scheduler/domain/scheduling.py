@@ -128,10 +128,13 @@ class Outcome:
 
 
 def watchers_and_slack(ratio: int, clinicians: Sequence[Staff], monitoring: Sequence[Interval]) -> StepFunction:
-    """slack(t) = ratio * (clinicians on site and not busy) - (patients being monitored)."""
+    """slack(t) = ratio * (clinicians on site and not busy) - (patients being monitored).
+
+    A clinician within the travel time of a session at another location is not here.
+    """
     from .intervals import subtract
 
-    free = [iv for c in clinicians if c.is_clinician for iv in subtract(c.on_site, c.busy)]
+    free = [iv for c in clinicians if c.is_clinician for iv in subtract(c.on_site, [*c.busy, *c.travel])]
     return StepFunction.count(free).scale(ratio) - StepFunction.count(monitoring)
 
 

@@ -120,7 +120,8 @@ def load_snapshot(location: Location, st: SessionType, window: Interval,
     site = Site(location_id=location.id, tz=tz, state=location.state, ratio=location.monitoring_ratio,
                 turnover=dt.timedelta(minutes=location.turnover_minutes), grid_minutes=location.slot_minutes,
                 opening=iv.merge(opening), slack=watchers_and_slack(location.monitoring_ratio, staff, monitoring),
-                prescribers_on_site=iv.merge(x for s in staff if "prescriber" in s.capabilities for x in s.on_site))
+                prescribers_on_site=iv.merge(x for s in staff if "prescriber" in s.capabilities
+                                             for x in iv.subtract(s.on_site, s.travel)))
     return Snapshot(spec=spec, site=site, staff=staff, rooms=room_states,
                     patient=_patient_state(patient, bookings, states) if patient else None)
 

@@ -38,9 +38,11 @@ def record_status(ref: str | None, sid: str | None, twilio_status: str | None,
     if msg is None or msg.status in FINAL_ELSEWHERE:
         db.session.rollback()
         return "unknown"
-    if msg.twilio_sid not in (None, sid):
+    if msg.twilio_sid not in (None, sid) or msg.status == "planned":
+        # About an earlier attempt of this text: a planned row has nothing at Twilio (it
+        # was requeued after that attempt failed), so a late "sent" must not end its retry.
         db.session.rollback()
-        return "stale"  # a callback about an earlier attempt of this text
+        return "stale"
     if msg.twilio_sid is None:
         msg.twilio_sid, msg.sent_at = sid, msg.sent_at or now
     outcome = "unchanged"
