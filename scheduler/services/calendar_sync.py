@@ -19,6 +19,7 @@ from ..domain import intervals as iv
 from ..domain.errors import Invalid, UpstreamFailed
 from ..domain.intervals import Interval
 from ..extensions import db
+from ..metrics import CALENDAR_FAILURES
 from ..models import OCCUPYING_STATUSES, Appointment, BusyBlock, ExternalCalendar, Provider
 from . import audit, changefeed, records
 from .feeds import UID_DOMAIN, _provider_zone
@@ -139,6 +140,7 @@ def _record_success(calendar_id, now, blocks, etag, last_modified) -> SyncResult
 def _record_failure(calendar_id, now, reason: str) -> None:
     begin_write()
     cal = db.session.get(ExternalCalendar, calendar_id)
+    CALENDAR_FAILURES.inc()
     if cal is not None:
         cal.failures += 1
         cal.last_error, cal.last_error_at = reason[:500], now

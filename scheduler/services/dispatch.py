@@ -24,6 +24,7 @@ from ..adapters.sms import OptedOutError, SmsError, count_segments
 from ..database import begin_write
 from ..domain.quiet_hours import fit_outside_quiet, is_quiet
 from ..extensions import db
+from ..metrics import TEXTS
 from ..models import ACTIVE_STATUSES, Appointment, Message, Patient
 from . import outbox
 
@@ -50,6 +51,7 @@ class DispatchReport:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, outcome: str, error_key=None) -> None:
+        TEXTS.labels(outcome, str(error_key or "")).inc()
         with self._lock:  # sends run in a small thread pool
             setattr(self, outcome, getattr(self, outcome) + 1)
             if error_key is not None:
