@@ -5,7 +5,7 @@ from ..domain.errors import Invalid
 from ..domain.intervals import Interval
 from ..domain.scheduling import search
 from ..extensions import db
-from ..models import Appointment, Location, Patient
+from ..models import Appointment, Location, Patient, Provider
 from . import records
 from .availability import load_snapshot
 from .calendar_sync import busy_blocks
@@ -18,6 +18,7 @@ def find_slots(location_id: int, session_type: str, start: dt.datetime | None, e
                now: dt.datetime, provider_id: int | None = None, patient_id: int | None = None,
                telehealth: bool = False, follows_appointment_id: int | None = None):
     records.require_refs(location_id=(Location, location_id), patient_id=(Patient, patient_id),
+                         provider_id=(Provider, provider_id),
                          follows_appointment_id=(Appointment, follows_appointment_id))
     location = db.session.get(Location, location_id)
     st = _session_type(session_type)
