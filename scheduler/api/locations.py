@@ -4,7 +4,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..models import Location, Room
-from ..services import records
+from ..domain.errors import Invalid
+from ..services import message_templates, records
 from .auth import ADMIN, STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
 from .fields import Phone, parse_wall_time, validate_state, validate_timezone
@@ -77,6 +78,13 @@ class RoomSchema(ma.Schema):
     version = Int(dump_only=True)
 
 
+def _location_check(_current, values):
+    problems = message_templates.location_text_problems(values)
+    if problems:
+        raise Invalid("A clinic's SMS name and address go into texts: they must not name the treatment.",
+                      code="template_names_treatment", errors=problems)
+
+
 @blp.route("/locations")
 class Locations(MethodView):
     @allow(*STAFF)
@@ -89,7 +97,7 @@ class Locations(MethodView):
     @blp.arguments(LocationSchema)
     @blp.response(201, LocationSchema)
     def post(self, data):
-        return with_etag(records.create(Location, data, actor()), 201)
+        return with_etag(records.create(Location, data, actor(), check=_location_check), 201)
 
 
 @blp.route("/locations/<int:location_id>")
@@ -104,7 +112,8 @@ class LocationById(MethodView):
     @blp.response(200, LocationSchema)
     def patch(self, data, location_id):
         version = expected_version("locations", location_id)
-        return with_etag(records.update(Location, location_id, data, actor(), version))
+        return with_etag(records.update(Location, location_id, data, actor(), version,
+                                        check=_location_check))
 
 
 @blp.route("/locations/<int:location_id>/rooms")

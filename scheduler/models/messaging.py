@@ -61,3 +61,26 @@ class InboundMessage(db.Model):
     action = db.Column(db.String(20), nullable=False)
     handled = db.Column(db.Boolean, nullable=False, default=False)
     received_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class MessageTemplate(db.Model):
+    """An admin's wording for one kind of text, for a session type and/or a location.
+
+    The most specific template wins: (type and location), then type, then location, then
+    the defaults in domain/templates.py. Saving one that names the treatment is refused.
+    """
+
+    __tablename__ = "message_templates"
+    __table_args__ = (
+        CheckConstraint("variant IN ('full', 'short')", name="variant_known"),
+        Index("ix_message_templates_scope", "kind", "session_type_id", "location_id"),
+    )
+    id = db.Column(db.Integer, primary_key=True)
+    kind = db.Column(db.String(30), nullable=False)
+    variant = db.Column(db.String(10), nullable=False, default="full")
+    session_type_id = db.Column(db.ForeignKey("session_types.id"))
+    location_id = db.Column(db.ForeignKey("locations.id"))
+    body = db.Column(db.Text, nullable=False)
+    version = db.Column(db.Integer, nullable=False, default=1)
+    created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from ..domain import reminders
 from ..extensions import db
 from ..models import Appointment, Message
+from .message_templates import overrides_for
 
 COUNTED = ("planned", "sending", "sent", "delivered")
 CAP_HORIZON = dt.timedelta(days=8)
@@ -67,10 +68,14 @@ def _store(appt: Appointment, texts: list[reminders.PlannedText]) -> list[Messag
     return rows
 
 
+def _overrides(appt: Appointment) -> dict[str, str]:
+    return overrides_for(appt.session_type_id, appt.location_id)
+
+
 def plan_booked(appt: Appointment, now: dt.datetime) -> list[Message]:
     location = appt.location
     texts = reminders.plan(visit_of(appt), clinic_of(location), policy_of(location), now=now,
-                           existing=_existing(appt))
+                           existing=_existing(appt), overrides=_overrides(appt))
     return _store(appt, texts)
 
 
@@ -78,7 +83,8 @@ def plan_moved(appt: Appointment, old_start: dt.datetime, now: dt.datetime) -> l
     void_planned(appt, "moved", now)
     location = appt.location
     texts = reminders.plan_move(visit_of(appt, old_start), visit_of(appt), clinic_of(location),
-                                policy_of(location), now=now, existing=_existing(appt))
+                                policy_of(location), now=now, existing=_existing(appt),
+                                overrides=_overrides(appt))
     return _store(appt, texts)
 
 
@@ -86,7 +92,7 @@ def plan_cancelled(appt: Appointment, now: dt.datetime) -> list[Message]:
     void_planned(appt, "cancelled", now)
     location = appt.location
     texts = reminders.plan_cancellation(visit_of(appt), clinic_of(location), policy_of(location),
-                                        now=now, existing=_existing(appt))
+                                        now=now, existing=_existing(appt), overrides=_overrides(appt))
     return _store(appt, texts)
 
 

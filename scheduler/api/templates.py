@@ -1,0 +1,63 @@
+"""Message templates: wording per kind, session type and location (admin)."""
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..models import MessageTemplate
+from ..services import message_templates
+from .auth import ADMIN, STAFF, actor, allow
+from .common import PageArgs, expected_version, page_of, paginate, with_etag
+
+blp = Blueprint("message_templates", __name__, url_prefix="/api/v1", description="Text wording")
+V = ma.validate
+
+
+class TemplateSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    kind = ma.fields.String(required=True, validate=V.OneOf(message_templates.KINDS))
+    variant = ma.fields.String(load_default="full", validate=V.OneOf(["full", "short"]), metadata={
+        "description": "short: used when the full text does not fit (e.g. the 160-character exemption profile)"})
+    session_type_id = ma.fields.Integer(allow_none=True, validate=V.Range(min=1))
+    location_id = ma.fields.Integer(allow_none=True, validate=V.Range(min=1))
+    body = ma.fields.String(required=True, validate=V.Length(min=1, max=1000), metadata={
+        "description": "placeholders: {clinic} {date} {time} {address} {phone} {instructions} ..."})
+    version = ma.fields.Integer(dump_only=True)
+
+
+class TemplatePatchSchema(ma.Schema):
+    body = ma.fields.String(required=True, validate=V.Length(min=1, max=1000))
+
+
+@blp.route("/message-templates")
+class Templates(MethodView):
+    @allow(*STAFF)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(TemplateSchema))
+    def get(self, args):
+        return paginate(MessageTemplate, args)
+
+    @allow(*ADMIN)
+    @blp.arguments(TemplateSchema)
+    @blp.response(201, TemplateSchema)
+    def post(self, data):
+        """Refused (422, template_names_treatment) when it names a drug, treatment or diagnosis."""
+        return with_etag(message_templates.create(data, actor()), 201)
+
+
+@blp.route("/message-templates/<int:template_id>")
+class TemplateById(MethodView):
+    @allow(*ADMIN)
+    @blp.arguments(TemplatePatchSchema)
+    @blp.response(200, TemplateSchema)
+    def patch(self, data, template_id):
+        version = expected_version("message_templates", template_id)
+        return with_etag(message_templates.update(template_id, data["body"], actor(), version))
+
+    @allow(*ADMIN)
+    @blp.response(204)
+    def delete(self, template_id):
+        message_templates.delete(template_id, actor())
+
+
+def register(app, api):
+    api.register_blueprint(blp)
