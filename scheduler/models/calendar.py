@@ -99,6 +99,8 @@ class ExternalCalendar(db.Model):
     url = db.Column(db.String(1000), nullable=False)
     username = db.Column(db.String(200))
     password_sealed = db.Column(db.Text)
+    # ICS: the server's ETag and Last-Modified (conditional GET). CalDAV: the collections'
+    # sync tokens, and the date of the last full fetch (the 90-day window moves daily).
     etag = db.Column(db.String(300))
     last_modified = db.Column(db.String(100))
     last_synced_at = db.Column(UTCDateTime)

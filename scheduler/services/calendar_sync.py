@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, or_, select, update
 
-from ..adapters.busy_import import CalendarDataError, CalendarUnreachable, fetch_caldav, fetch_ics, parse_busy
+from ..adapters.busy_import import (CalendarDataError, CalendarUnreachable, caldav_state_tag, fetch_caldav,
+                                     fetch_ics, parse_busy)
 from ..database import begin_write
 from ..domain import intervals as iv
 from ..domain.errors import Invalid, UpstreamFailed
@@ -103,15 +104,24 @@ def sync_calendar(calendar_id: int, now: dt.datetime, provider_id: int | None = 
             blocks = parse_busy(fetched.body, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN)
             etag, last_modified = fetched.etag, fetched.last_modified
         else:
+            # The server's sync token (or ctag) tells us cheaply whether anything changed.
+            tag = caldav_state_tag(url, username, password, TIMEOUT)
+            if tag is not None and tag == etag and not _horizon_moved(last_modified, now):
+                return _record_success(calendar_id, now, None, etag, last_modified)
             blocks = []
             for raw in fetch_caldav(url, username, password, *window, TIMEOUT):
                 blocks.extend(parse_busy(raw, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN))
-            etag = last_modified = None
+            etag, last_modified = tag, now.date().isoformat()
     except (CalendarUnreachable, CalendarDataError) as exc:
         _record_failure(calendar_id, now, getattr(exc, "reason", str(exc)))
         raise CalendarSyncFailed(f"Calendar {calendar_id} could not be read: "
                                  f"{getattr(exc, 'reason', exc)}. The previous busy time is kept.") from None
     return _record_success(calendar_id, now, blocks, etag, last_modified)
+
+
+def _horizon_moved(fetched_on: str | None, now: dt.datetime) -> bool:
+    """Recurring events expand over a window that moves with the days: refetch daily."""
+    return fetched_on != now.date().isoformat()
 
 
 def _record_success(calendar_id, now, blocks, etag, last_modified) -> SyncResult:

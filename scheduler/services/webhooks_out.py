@@ -125,14 +125,19 @@ def payload(change: Change) -> bytes:
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
-def _claim_subscription(now: dt.datetime, owner: str) -> int | None:
+def _claim_subscription(now: dt.datetime, owner: str, exclude=frozenset()) -> int | None:
     begin_write()
     pending = select(WebhookDelivery.subscription_id).where(
         WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
     free = or_(WebhookSubscription.lease_until.is_(None), WebhookSubscription.lease_until < now)
-    sub_id = db.session.scalar(select(WebhookSubscription.id).where(
+    # Skip the subscriptions this run already visited: one whose head waits (back-off)
+    # would otherwise be claimed again and again, leased and never released, and every
+    # subscription after it would be starved.
+    query = select(WebhookSubscription.id).where(
         WebhookSubscription.active.is_(True), free, WebhookSubscription.id.in_(pending))
-        .order_by(WebhookSubscription.id).limit(1))
+    if exclude:
+        query = query.where(WebhookSubscription.id.not_in(list(exclude)))
+    sub_id = db.session.scalar(query.order_by(WebhookSubscription.id).limit(1))
     if sub_id is not None:
         taken = db.session.execute(update(WebhookSubscription).where(WebhookSubscription.id == sub_id, free)
                                    .values(lease_owner=owner, lease_until=now + LEASE)).rowcount
@@ -148,8 +153,8 @@ def deliver_due(now: dt.datetime, owner: str, session: requests.Session | None =
     sent = 0
     seen = set()
     while True:
-        sub_id = _claim_subscription(now, owner)
-        if sub_id is None or sub_id in seen:
+        sub_id = _claim_subscription(now, owner, exclude=seen)
+        if sub_id is None:
             return sent
         seen.add(sub_id)
         try:

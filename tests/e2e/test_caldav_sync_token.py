@@ -1,0 +1,23 @@
+"""The CalDAV sync token tells a sync whether anything changed, without fetching events."""
+from scheduler.adapters.busy_import import caldav_state_tag
+from tests.support.radicale_server import RadicaleServer
+
+EVENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
+         "DTSTAMP:20300101T000000Z\r\nDTSTART:20300107T170000Z\r\nDTEND:20300107T180000Z\r\n"
+         "SUMMARY:dentist\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def test_sync_token_changes_only_when_an_event_changes(tmp_path):
+    with RadicaleServer(base_dir=tmp_path) as server:
+        calendar = server.make_calendar("doc", "work")
+        url = str(calendar.url)
+        empty = caldav_state_tag(url, None, None, 5)
+        server.put_event(calendar, EVENT.format(uid="a1"))
+        after_put = caldav_state_tag(url, None, None, 5)
+        again = caldav_state_tag(url, None, None, 5)
+        assert empty and after_put and empty != after_put
+        assert again == after_put
+
+
+def test_no_tag_when_the_server_cannot_be_reached():
+    assert caldav_state_tag("http://127.0.0.1:9/dav/doc/work/", None, None, 1) is None
