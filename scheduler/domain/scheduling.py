@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple, Sequence
 
-from .intervals import Interval, StepFunction, covers, overlaps_any
+from .intervals import Interval, StepFunction, covers, merge, overlaps_any, subtract
 from .localtime import grid_starts, local_date_of
 
 CLINICIANS = frozenset({"nurse", "prescriber"})
@@ -77,10 +77,18 @@ class Staff:
     busy: Sequence[Interval]  # normalised: with a patient (own appointments, any location)
     travel: Sequence[Interval] = ()  # normalised: too close to a session at another location
     load: dict[date, int] = field(default_factory=dict)  # minutes booked per local date
+    _free: list[Interval] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def is_clinician(self) -> bool:
         return bool(self.capabilities & CLINICIANS)
+
+    @property
+    def free(self) -> list[Interval]:
+        """On site, not busy, not travelling: computed once, so a check is one bisect."""
+        if self._free is None:
+            self._free = subtract(self.on_site, merge(list(self.busy) + list(self.travel)))
+        return self._free
 
 
 @dataclass
@@ -132,8 +140,6 @@ def watchers_and_slack(ratio: int, clinicians: Sequence[Staff], monitoring: Sequ
 
     A clinician within the travel time of a session at another location is not here.
     """
-    from .intervals import subtract
-
     free = [iv for c in clinicians if c.is_clinician for iv in subtract(c.on_site, [*c.busy, *c.travel])]
     return StepFunction.count(free).scale(ratio) - StepFunction.count(monitoring)
 
@@ -210,18 +216,17 @@ def _providers(spec: SessionSpec, ph: Phases, staff: Sequence[Staff], state: str
     if not licensed:
         return _Refusal("license", f"No qualified provider here holds a {state} licence.")
     need = ph.provider_time
-    free, reasons = [], set()
-    for s in licensed:
+    free = [s for s in licensed if covers(s.free, need)]
+    if free:
+        return tuple(s.id for s in sorted(free, key=lambda s: (s.load.get(day, 0), s.id)))
+    reasons = set()
+    for s in licensed:  # nobody is free: say why (the slow path runs only on refusals)
         if not covers(s.on_site, need):
             reasons.add("provider_unavailable")
         elif overlaps_any(s.busy, need):
             reasons.add("provider_unavailable")
         elif overlaps_any(s.travel, need):
             reasons.add("travel_time")
-        else:
-            free.append(s)
-    if free:
-        return tuple(s.id for s in sorted(free, key=lambda s: (s.load.get(day, 0), s.id)))
     if reasons == {"travel_time"}:
         return _Refusal("travel_time",
                         "The provider needs travel time from a session at another location.")

@@ -126,18 +126,26 @@ def load_snapshot(location: Location, st: SessionType, window: Interval,
                     patient=_patient_state(patient, bookings, states) if patient else None)
 
 
+BOOKING_COLUMNS = (Appointment.id, Appointment.patient_id, Appointment.provider_id, Appointment.location_id,
+                   Appointment.room_id, Appointment.start_at, Appointment.end_at, Appointment.provider_busy_end,
+                   Appointment.room_busy_end, Appointment.monitoring_start, Appointment.monitoring_end,
+                   Appointment.local_date, Appointment.is_dosing)
+
+
 def _bookings(location_id, provider_ids, patient_id, lo, hi, exclude_id):
     who = [Appointment.location_id == location_id]
     if provider_ids:
         who.append(Appointment.provider_id.in_(provider_ids))
     if patient_id is not None:
         who.append(Appointment.patient_id == patient_id)
-    query = select(Appointment).where(
+    # Plain rows, not ORM objects: a busy month is thousands of rows and only these
+    # columns matter (loading entities was a quarter of a slot search's time).
+    query = select(*BOOKING_COLUMNS).where(
         Appointment.status.in_(OCCUPYING_STATUSES), Appointment.start_at < hi,
         Appointment.end_at > lo, or_(*who))
     if exclude_id is not None:
         query = query.where(Appointment.id != exclude_id)
-    return list(db.session.scalars(query))
+    return db.session.execute(query).all()
 
 
 def _travel_minutes() -> dict[tuple[int, int], int]:

@@ -66,10 +66,23 @@ def _lock_resources(location_ids: list[int]) -> list[Location]:
     return locations
 
 
-def _check_refs(req: BookingRequest) -> None:
-    records.require_refs(location_id=(Location, req.location_id), patient_id=(Patient, req.patient_id),
-                         provider_id=(Provider, req.provider_id), room_id=(Room, req.room_id),
-                         follows_appointment_id=(Appointment, req.follows_appointment_id))
+def _lock_location_and_patient(req: BookingRequest) -> tuple[Location, Patient]:
+    """Lock what the booking needs; body fields naming missing rows are one 422 naming each."""
+    errors = {}
+    try:
+        records.require_refs(provider_id=(Provider, req.provider_id), room_id=(Room, req.room_id),
+                             follows_appointment_id=(Appointment, req.follows_appointment_id))
+    except Invalid as exc:
+        errors.update(exc.errors)
+    locations = _lock_resources([req.location_id])
+    if not locations:
+        errors["location_id"] = [f"No location with id {req.location_id}."]
+    patient = db.session.scalar(select(Patient).where(Patient.id == req.patient_id).with_for_update())
+    if patient is None:
+        errors["patient_id"] = [f"No patient with id {req.patient_id}."]
+    if errors:
+        raise Invalid("Some fields name rows that do not exist.", errors=errors)
+    return locations[0], patient
 
 
 def _check_follows(req: BookingRequest, st: SessionType) -> None:
@@ -141,10 +154,8 @@ def _book(req: BookingRequest, actor: str, now: dt.datetime, idempotency) -> tup
         earlier = idempotency.replay()
         if earlier is not None:
             return earlier, True
-    _check_refs(req)
     st = _session_type(req.session_type)
-    (location,) = _lock_resources([req.location_id])
-    patient = records.lock(Patient, req.patient_id)
+    location, patient = _lock_location_and_patient(req)
     _check_follows(req, st)
     if req.telehealth and req.room_id is not None:
         raise Invalid("A telehealth session uses no room.", errors={"room_id": ["Leave it out for telehealth."]})

@@ -160,6 +160,7 @@ def deliver_due(now: dt.datetime, owner: str, session: requests.Session | None =
         try:
             sent += _deliver_queue(sub_id, now, http, max_per_subscription)
         finally:
+            db.session.rollback()  # after an error, release the lease all the same
             begin_write()
             db.session.execute(update(WebhookSubscription).where(
                 WebhookSubscription.id == sub_id, WebhookSubscription.lease_owner == owner)
@@ -224,7 +225,9 @@ def _record_attempt(delivery_id, sub_id, now, status, error, ms) -> bool:
             log.warning("webhook %s: gave up on change %s after %s attempts", sub_id, delivery.change_id,
                         delivery.attempts)
         else:
-            delivery.next_attempt_at = now + backoff(delivery.attempts)
+            # Capped: backoff() doubles per attempt and overflows timedelta after ~40
+            # attempts, which a 24 h retry window at the 30 min ceiling exceeds.
+            delivery.next_attempt_at = now + backoff(min(delivery.attempts, 16))
     db.session.commit()
     return error is None
 
