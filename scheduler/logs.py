@@ -41,7 +41,7 @@ def configure_logging(settings) -> None:
     logger = logging.getLogger("scheduler")
     logger.handlers[:] = [handler]
     logger.setLevel(settings.log_level)
-    logger.propagate = False
+    logger.propagate = True  # our handler formats; a root handler (pytest, a host) may also collect
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
