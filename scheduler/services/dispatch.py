@@ -119,7 +119,8 @@ def _finish(msg_id: int, owner: str, now: dt.datetime, **values) -> bool:
 
 def backoff(attempts: int, rng: random.Random | None = None) -> dt.timedelta:
     """Exponential back-off with full jitter, capped."""
-    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    # The exponent is capped too: 2**40 seconds would overflow timedelta long before the cap.
+    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** min(max(0, attempts - 1), 16)))
     return dt.timedelta(seconds=(rng or random).uniform(ceiling.total_seconds() / 2, ceiling.total_seconds()))
 
 

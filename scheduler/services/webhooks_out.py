@@ -225,9 +225,7 @@ def _record_attempt(delivery_id, sub_id, now, status, error, ms) -> bool:
             log.warning("webhook %s: gave up on change %s after %s attempts", sub_id, delivery.change_id,
                         delivery.attempts)
         else:
-            # Capped: backoff() doubles per attempt and overflows timedelta after ~40
-            # attempts, which a 24 h retry window at the 30 min ceiling exceeds.
-            delivery.next_attempt_at = now + backoff(min(delivery.attempts, 16))
+            delivery.next_attempt_at = now + backoff(delivery.attempts)
     db.session.commit()
     return error is None
 
