@@ -32,7 +32,8 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make bench: the scheduling benchmark (needs PostgreSQL at BENCH_DATABASE_URL)
+## make bench: the scheduling benchmark; prints JSON, writes BENCHMARKS.md. It drops and recreates
+## BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/scheduler_bench).
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.run
 

@@ -6,19 +6,19 @@ import hashlib
 import hmac
 import secrets
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import func, select
 
-from ..adapters.ical_feed import FeedEvent, etag_for, render_feed, render_freebusy
+from ..adapters.ical_feed import FeedEvent, render_feed, render_freebusy
 from ..database import begin_write
 from ..domain import intervals as iv
 from ..domain.errors import Invalid, NotFound
 from ..domain.intervals import Interval
 from ..extensions import db
-from ..models import (OCCUPYING_STATUSES, Appointment, BusyBlock, CalendarToken, Location, Provider, Room,
-                      TimeOff)
+from ..models import (OCCUPYING_STATUSES, Appointment, BusyBlock, CalendarToken, Location, Patient, Provider,
+                      Room, SessionType, TimeOff)
 from . import audit, records
 
 UID_DOMAIN = "clinic-scheduler"  # our UIDs end "@clinic-scheduler"; imports skip them
@@ -67,42 +67,67 @@ def check_token(kind: str, subject_id: int, token: str | None) -> bool:
     return getattr(row, kind) == subject_id
 
 
-def _summary(appt: Appointment, with_names: bool) -> str:
-    what = appt.session_type.name
-    where = "telehealth" if appt.telehealth else (appt.room.name if appt.room else "")
-    who = f"{appt.patient.name}: " if with_names else ""
-    return f"{who}{what}" + (f" ({where})" if where else "")
-
-
-def _event(appt: Appointment) -> FeedEvent:
-    location = appt.location
-    phases = f"Provider: {appt.provider.name}. "
-    if appt.monitoring_start:
-        phases += (f"Administering until {appt.provider_busy_end.astimezone(location.tz):%H:%M}, "
-                   f"monitoring until {appt.end_at.astimezone(location.tz):%H:%M}. ")
+def _event(row) -> FeedEvent:
+    tz = ZoneInfo(row.timezone)
+    where = "telehealth" if row.telehealth else (row.room_name or "")
+    who = f"{row.patient_name}: " if row.feed_shows_patient_names else ""
+    phases = f"Provider: {row.provider_name}. "
+    if row.monitoring_start:
+        phases += (f"Administering until {row.provider_busy_end.astimezone(tz):%H:%M}, "
+                   f"monitoring until {row.end_at.astimezone(tz):%H:%M}. ")
     return FeedEvent(
-        uid=f"appointment-{appt.id}@{UID_DOMAIN}", start=appt.start_at, end=appt.end_at,
-        tz=location.timezone, summary=_summary(appt, location.feed_shows_patient_names),
-        location=f"{location.name}" + ("" if appt.telehealth else f", {location.address}"),
-        description=phases + f"Status: {appt.status}.", sequence=appt.sequence,
-        status="CANCELLED" if appt.status in ("cancelled", "noshow") else "CONFIRMED",
-        last_modified=appt.updated_at)
+        uid=f"appointment-{row.id}@{UID_DOMAIN}", start=row.start_at, end=row.end_at, tz=row.timezone,
+        summary=f"{who}{row.type_name}" + (f" ({where})" if where else ""),
+        location=row.location_name + ("" if row.telehealth else f", {row.address}"),
+        description=phases + f"Status: {row.status}.", sequence=row.sequence,
+        status="CANCELLED" if row.status in ("cancelled", "noshow") else "CONFIRMED",
+        last_modified=row.updated_at)
 
 
-def feed(kind: str, subject_id: int, now: dt.datetime) -> tuple[bytes, str]:
-    """The feed's body and ETag. Cancelled sessions stay in it, marked CANCELLED."""
+def _window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    # Whole UTC days, so the window (and the ETag) moves once a day, not every second.
+    day = dt.datetime.combine(now.date(), dt.time(0), tzinfo=dt.timezone.utc)
+    return day - PAST, day + AHEAD
+
+
+def fingerprint(kind: str, subject_id: int, now: dt.datetime) -> str:
+    """The feed's ETag from a few aggregates: a 304 costs no rendering."""
+    records.get(SUBJECTS[kind][0], subject_id)
+    lo, hi = _window(now)
+    appts = db.session.execute(select(func.count(), func.max(Appointment.updated_at), func.sum(Appointment.sequence))
+                               .where(getattr(Appointment, kind) == subject_id, Appointment.start_at < hi,
+                                      Appointment.end_at > lo)).one()
+    parts = [kind, subject_id, lo.date(), *appts]
+    # Names and addresses shown in events come from these tables.
+    for model in (Location, Room, SessionType, Provider, Patient):
+        parts.append(db.session.scalar(select(func.max(model.updated_at))))
+    if kind == "provider_id":
+        parts.extend(db.session.execute(select(func.count(), func.max(TimeOff.updated_at)).where(
+            TimeOff.provider_id == subject_id, TimeOff.start_at < hi, TimeOff.end_at > lo)).one())
+    return '"fp-' + hashlib.sha256(repr(parts).encode()).hexdigest()[:40] + '"'
+
+
+def feed(kind: str, subject_id: int, now: dt.datetime) -> bytes:
+    """The feed's body. Cancelled sessions stay in it, marked CANCELLED."""
     model, _ = SUBJECTS[kind]
     subject = records.get(model, subject_id)
-    lo, hi = now - PAST, now + AHEAD
-    query = (select(Appointment).where(getattr(Appointment, kind) == subject_id,
-                                       Appointment.start_at < hi, Appointment.end_at > lo)
-             .order_by(Appointment.start_at)
-             .options(joinedload(Appointment.location), joinedload(Appointment.session_type),
-                      joinedload(Appointment.room), joinedload(Appointment.patient),
-                      joinedload(Appointment.provider)))
-    appts = list(db.session.scalars(query))
-    events = [_event(a) for a in appts]
-    zones = {a.location.timezone for a in appts}
+    lo, hi = _window(now)
+    rows = db.session.execute(
+        select(Appointment.id, Appointment.start_at, Appointment.end_at, Appointment.provider_busy_end,
+               Appointment.monitoring_start, Appointment.status, Appointment.sequence, Appointment.updated_at,
+               Appointment.telehealth, Location.timezone, Location.name.label("location_name"),
+               Location.address, Location.feed_shows_patient_names, SessionType.name.label("type_name"),
+               Room.name.label("room_name"), Patient.name.label("patient_name"),
+               Provider.name.label("provider_name"))
+        .join(Location, Location.id == Appointment.location_id)
+        .join(SessionType, SessionType.id == Appointment.session_type_id)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .join(Provider, Provider.id == Appointment.provider_id)
+        .outerjoin(Room, Room.id == Appointment.room_id)
+        .where(getattr(Appointment, kind) == subject_id, Appointment.start_at < hi, Appointment.end_at > lo)
+        .order_by(Appointment.start_at, Appointment.id)).all()
+    events = [_event(r) for r in rows]
+    zones = {r.timezone for r in rows}
     if kind == "provider_id":
         tz = _provider_zone(subject_id)
         zones.add(tz)
@@ -115,8 +140,7 @@ def feed(kind: str, subject_id: int, now: dt.datetime) -> tuple[bytes, str]:
         zones.add(subject.timezone)
     elif kind == "room_id":
         zones.add(subject.location.timezone)
-    body = render_feed(getattr(subject, "name", str(subject_id)), events, sorted(zones))
-    return body, etag_for(body)
+    return render_feed(getattr(subject, "name", str(subject_id)), events, sorted(zones))
 
 
 def _provider_zone(provider_id: int) -> str:
