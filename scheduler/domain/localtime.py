@@ -119,8 +119,19 @@ def grid_starts(window: Interval, tz: tzinfo, step_minutes: int) -> list[datetim
     if not isinstance(step_minutes, int) or isinstance(step_minutes, bool) or step_minutes <= 0:
         raise ValueError(f"step_minutes must be a positive int, got {step_minutes!r}")
     starts = set()
+    step = timedelta(minutes=step_minutes)
     for day in local_dates(window, tz):
-        for minute in range(0, 24 * 60, step_minutes):
+        midnight = local_to_utc(day, time(0), tz)
+        following = local_to_utc(day + timedelta(days=1), time(0), tz)
+        if midnight is not None and following is not None and following - midnight == timedelta(days=1):
+            # No offset change this day (the usual case): every step is plain arithmetic.
+            t = midnight
+            while t < following:
+                if window.start <= t < window.end:
+                    starts.add(t)
+                t += step
+            continue
+        for minute in range(0, 24 * 60, step_minutes):  # a DST day: check each wall time
             t = local_to_utc(day, time(minute // 60, minute % 60), tz)
             if t is not None and window.start <= t < window.end:
                 starts.add(t)

@@ -244,11 +244,21 @@ class Slot:
 def search(site: Site, spec: SessionSpec, window: Interval, staff: Sequence[Staff],
            rooms: Sequence[Room], now: datetime, patient: PatientState | None = None,
            telehealth: bool = False, provider_id: int | None = None) -> list[Slot]:
-    """Bookable starts on the location's wall-clock grid within window."""
+    """Bookable starts on the location's wall-clock grid within window.
+
+    check_start decides every start; the filters before it only drop starts it would
+    refuse anyway (closed, nobody qualified and free), so most of the day costs little.
+    """
     earliest = now + spec.min_notice
+    chair = spec.administering + spec.monitoring
+    state = patient.state if (telehealth and patient is not None) else site.state
+    anyone = merge(iv for s in staff if (provider_id is None or s.id == provider_id)
+                   and s.capabilities & spec.capabilities and state in s.licensed_states for iv in s.free)
     slots = []
     for start in grid_starts(window, site.tz, site.grid_minutes):
-        if start < earliest:
+        if start < earliest or not covers(anyone, Interval(start, start + spec.administering)):
+            continue
+        if not telehealth and not covers(site.opening, Interval(start, start + chair)):
             continue
         out = check_start(site, spec, start, staff, rooms, now, patient, telehealth, provider_id)
         if out.ok:

@@ -84,10 +84,15 @@ def load_snapshot(location: Location, st: SessionType, window: Interval,
             if span_iv is not None:
                 on_site[rule.provider_id].append(span_iv)
 
+    by_provider, by_room = defaultdict(list), defaultdict(list)
+    for b in bookings:  # one pass, not one per provider and per room
+        by_provider[b.provider_id].append(b)
+        if b.location_id == location.id and b.room_busy_end is not None:
+            by_room[b.room_id].append(b)
     staff = []
     for pid in ids:
         p = providers[pid]
-        mine = [b for b in bookings if b.provider_id == pid]
+        mine = by_provider[pid]
         away = [_travel_block(b, location, states, travel, tz) for b in mine if b.location_id != location.id]
         load = defaultdict(int)
         for b in mine:
@@ -102,7 +107,7 @@ def load_snapshot(location: Location, st: SessionType, window: Interval,
     here = [b for b in bookings if b.location_id == location.id]
     room_states = []
     for room in rooms:
-        used = [b for b in here if b.room_id == room.id and b.room_busy_end is not None]
+        used = by_room[room.id]
         load = defaultdict(int)
         for b in used:
             load[local_date_of(b.start_at, tz)] += int((b.end_at - b.start_at).total_seconds() // 60)
