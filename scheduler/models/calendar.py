@@ -76,6 +76,8 @@ class WebhookDelivery(db.Model):
     last_status = db.Column(db.Integer)
     last_error = db.Column(db.String(300))
 
+    attempt_log = db.relationship("WebhookAttempt", order_by="WebhookAttempt.id", viewonly=True)
+
 
 class WebhookAttempt(db.Model):
     """The delivery log: one row per HTTP attempt."""

@@ -240,7 +240,9 @@ def test_500s_are_retried_with_backoff_logged_and_delivered_once(api, app, clini
     assert (d["status"], d["attempts"], d["last_status"], d["last_error"]) == ("delivered", 3, 200, None)
     state = sub_state(api, sub["id"])
     assert state["failing_since"] is None and state["last_error"] is None and state["backlog"] == 0
-    # Every attempt is in the log, each with its status.
+    # Every attempt is in the log, each with its status, and the API shows it.
+    assert [(a["status_code"], a["error"]) for a in d["attempts_log"]] == \
+        [(500, "HTTP 500"), (500, "HTTP 500"), (200, None)]
     attempts = db.session.execute(select(WebhookAttempt.status_code, WebhookAttempt.error)
                                   .order_by(WebhookAttempt.id)).all()
     assert [tuple(a) for a in attempts] == [(500, "HTTP 500"), (500, "HTTP 500"), (200, None)]
