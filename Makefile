@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench audit lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ test: $(VENV)/.dev
 ## BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/scheduler_bench).
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.run
+
+## make audit: known vulnerabilities in the pinned runtime dependencies (needs PyPI's advisory data)
+audit: $(VENV)/.dev
+	$(BIN)/pip-audit -r requirements.txt
+
+## make lint: ruff (pyflakes, pycodestyle, bugbear)
+lint: $(VENV)/.dev
+	$(BIN)/ruff check scheduler tests benchmarks
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ..adapters.ical_feed import FeedEvent, render_feed, render_freebusy
 from ..database import begin_write
 from ..domain import intervals as iv
-from ..domain.errors import Invalid, NotFound
+from ..domain.errors import Invalid
 from ..domain.intervals import Interval
 from ..extensions import db
 from ..models import (OCCUPYING_STATUSES, Appointment, BusyBlock, CalendarToken, Location, Patient, Provider,

@@ -280,7 +280,7 @@ def test_order_follows_the_change_feed_head_of_line(api, app, clinic, clock, rec
 def test_a_failing_endpoint_is_marked_not_disabled_and_gives_up_after_24_hours(api, app, clinic, clock,
                                                                                receiver):
     bad = subscribe(api, receiver.url("/bad"))
-    good = subscribe(api, receiver.url("/good"))
+    subscribe(api, receiver.url("/good"))  # a healthy neighbour: it must not be held up
     book(api, clinic, 0, "09:00")
     (c1,) = latest_change_ids(api, 1)
     receiver.always_fail.add("/bad")

@@ -1,7 +1,6 @@
 """Build small clinics straight in the database for rule tests (the API is tested elsewhere)."""
 import datetime as dt
 
-from sqlalchemy import select
 
 from scheduler.domain.localtime import WEEKDAYS
 from scheduler.extensions import db
