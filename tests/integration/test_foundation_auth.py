@@ -158,7 +158,7 @@ def clinic(api):
 
 def _reads(c):
     p = c["provider"]["id"]
-    return [f"/locations", f"/locations/{c['location']['id']}",
+    return ["/locations", f"/locations/{c['location']['id']}",
             f"/locations/{c['location']['id']}/rooms", f"/rooms/{c['room']['id']}",
             "/providers", f"/providers/{p}", f"/providers/{p}/availability",
             f"/providers/{p}/time-off", "/session-types", "/session-types/ketamine_iv",
