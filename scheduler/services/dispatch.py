@@ -163,6 +163,7 @@ def send_one(msg_id: int, sender, limiter, owner: str, now: dt.datetime, report:
 def _failed(msg_id, owner, now, error: SmsError, attempts, stale_at, report: DispatchReport) -> None:
     error_key = error.code or error.http_status or "network"
     if isinstance(error, OptedOutError):
+        begin_write()  # SQLite: a writer from the start, or a concurrent write fails it
         msg = db.session.get(Message, msg_id)
         mark_opted_out(msg.patient_id, now)
         db.session.commit()
