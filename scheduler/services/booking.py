@@ -125,8 +125,13 @@ def _apply(appt: Appointment, location: Location, st: SessionType, out, provider
 
 
 def _flush_or_conflict() -> None:
+    _refused_by_database(db.session.flush)
+
+
+def _refused_by_database(step) -> None:
+    """Flush or commit; an overlap the database refused (a lost race) becomes a 409."""
     try:
-        db.session.flush()
+        step()
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict("Someone else just took that time.", code="slot_unavailable") from exc
@@ -177,11 +182,7 @@ def _book(req: BookingRequest, actor: str, now: dt.datetime, idempotency) -> tup
 
 
 def _commit() -> None:
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Conflict("Someone else just took that time.", code="slot_unavailable") from exc
+    _refused_by_database(db.session.commit)
 
 
 MOVE_FIELDS = ("start", "provider_id", "room_id")

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select
 
 from ..adapters.busy_import import (CalendarDataError, CalendarUnreachable, caldav_state_tag, fetch_caldav,
                                      fetch_ics, parse_busy)
@@ -23,6 +23,7 @@ from ..extensions import db
 from ..metrics import CALENDAR_FAILURES
 from ..models import OCCUPYING_STATUSES, Appointment, BusyBlock, ExternalCalendar, Provider
 from . import audit, changefeed, records
+from .leases import lease_free, take_lease
 from .feeds import UID_DOMAIN, _provider_zone
 from .secrets_box import seal, unseal
 
@@ -185,13 +186,11 @@ def flag_conflicts(provider_id: int, now: dt.datetime) -> list[int]:
 def claim_due(now: dt.datetime, owner: str) -> int | None:
     """Take one due calendar under a lease (one calendar at a time per worker)."""
     begin_write()
-    free = or_(ExternalCalendar.lease_until.is_(None), ExternalCalendar.lease_until < now)
-    cal_id = db.session.scalar(select(ExternalCalendar.id).where(ExternalCalendar.next_sync_at <= now, free)
-                               .order_by(ExternalCalendar.next_sync_at, ExternalCalendar.id).limit(1))
-    if cal_id is not None:
-        taken = db.session.execute(update(ExternalCalendar).where(ExternalCalendar.id == cal_id, free)
-                                   .values(lease_owner=owner, lease_until=now + LEASE)).rowcount
-        cal_id = cal_id if taken else None
+    cal_id = db.session.scalar(select(ExternalCalendar.id).where(
+        ExternalCalendar.next_sync_at <= now, lease_free(ExternalCalendar, now))
+        .order_by(ExternalCalendar.next_sync_at, ExternalCalendar.id).limit(1))
+    if cal_id is not None and not take_lease(ExternalCalendar, cal_id, owner, now, LEASE):
+        cal_id = None
     db.session.commit()
     return cal_id
 

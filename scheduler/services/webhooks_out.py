@@ -20,13 +20,14 @@ import secrets
 import time
 
 import requests
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 
 from ..database import begin_write
 from ..domain.errors import Invalid
 from ..extensions import db
 from ..models import Change, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from . import audit, records
+from .leases import lease_free, take_lease
 from .secrets_box import seal, unseal
 
 log = logging.getLogger("scheduler.webhooks_out")
@@ -129,19 +130,17 @@ def _claim_subscription(now: dt.datetime, owner: str, exclude=frozenset()) -> in
     begin_write()
     pending = select(WebhookDelivery.subscription_id).where(
         WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-    free = or_(WebhookSubscription.lease_until.is_(None), WebhookSubscription.lease_until < now)
     # Skip the subscriptions this run already visited: one whose head waits (back-off)
     # would otherwise be claimed again and again, leased and never released, and every
     # subscription after it would be starved.
     query = select(WebhookSubscription.id).where(
-        WebhookSubscription.active.is_(True), free, WebhookSubscription.id.in_(pending))
+        WebhookSubscription.active.is_(True), lease_free(WebhookSubscription, now),
+        WebhookSubscription.id.in_(pending))
     if exclude:
         query = query.where(WebhookSubscription.id.not_in(list(exclude)))
     sub_id = db.session.scalar(query.order_by(WebhookSubscription.id).limit(1))
-    if sub_id is not None:
-        taken = db.session.execute(update(WebhookSubscription).where(WebhookSubscription.id == sub_id, free)
-                                   .values(lease_owner=owner, lease_until=now + LEASE)).rowcount
-        sub_id = sub_id if taken else None
+    if sub_id is not None and not take_lease(WebhookSubscription, sub_id, owner, now, LEASE):
+        sub_id = None
     db.session.commit()
     return sub_id
 
