@@ -311,9 +311,13 @@ def caldav_state_tag(url: str, username: str | None, password: str | None, timeo
                     return None
                 tags.append(f"{calendar.url}={tag}")
             return "|".join(sorted(tags)) or None
-    except (dav_error.DAVError, dav_http.exceptions.RequestException, OSError, NotImplementedError,
-            AttributeError):
-        return None  # the full fetch that follows reports the real error
+    except dav_http.exceptions.Timeout as exc:
+        # A hanging server must cost one timeout, not this one and the full fetch's too.
+        raise CalendarUnreachable(f"CalDAV timed out after {timeout:g}s", "timeout") from exc
+    except (dav_http.exceptions.ConnectionError, OSError) as exc:
+        raise CalendarUnreachable(f"cannot connect: {_short(exc)}", "connection") from exc
+    except (dav_error.DAVError, dav_http.exceptions.RequestException, NotImplementedError, AttributeError):
+        return None  # no usable token here: the full fetch that follows decides
 
 
 _CALDAV_CALENDAR = "{urn:ietf:params:xml:ns:caldav}calendar"

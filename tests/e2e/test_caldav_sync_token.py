@@ -1,5 +1,7 @@
 """The CalDAV sync token tells a sync whether anything changed, without fetching events."""
-from scheduler.adapters.busy_import import caldav_state_tag
+import pytest
+
+from scheduler.adapters.busy_import import CalendarUnreachable, caldav_state_tag
 from tests.support.radicale_server import RadicaleServer
 
 EVENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
@@ -19,5 +21,23 @@ def test_sync_token_changes_only_when_an_event_changes(tmp_path):
         assert again == after_put
 
 
-def test_no_tag_when_the_server_cannot_be_reached():
-    assert caldav_state_tag("http://127.0.0.1:9/dav/doc/work/", None, None, 1) is None
+def test_an_unreachable_server_fails_at_once_instead_of_twice():
+    with pytest.raises(CalendarUnreachable) as info:
+        caldav_state_tag("http://127.0.0.1:9/dav/doc/work/", None, None, 1)
+    assert info.value.kind == "connection"
+
+
+def test_a_hanging_server_costs_one_timeout(tmp_path):
+    """A server that accepts and never answers: the token check times out and says so."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/dav/doc/work/"
+        with pytest.raises(CalendarUnreachable) as info:
+            caldav_state_tag(url, None, None, 0.5)
+        assert info.value.kind == "timeout"
+    finally:
+        listener.close()
