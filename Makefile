@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test bench audit lint clean
+.PHONY: run test bench load faults fuzz audit lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,26 @@ test: $(VENV)/.dev
 ## BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/scheduler_bench).
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.run
+
+## make load: 60 s of mixed load (slot searches 70 %, bookings 20 %, day sheets 10 %) on gunicorn -w 2 +
+## one worker on PostgreSQL; writes BENCHMARKS.md (load section) and benchmarks/results/load.json. It drops
+## and recreates LOAD_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/scheduler_load).
+load: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.load
+
+## make faults: the fault drills (not in CI; about 5 minutes; restarts the local PostgreSQL cluster 15/main
+## once): writes BENCHMARKS.md (faults section) and benchmarks/results/faults.json. Uses FAULTS_DATABASE_URL
+## (default postgresql://postgres@127.0.0.1:5432/scheduler_faults); FAULTS_DRILLS=a,b,c,d picks drills.
+faults: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.faults
+
+## make fuzz: the schemathesis run of `make test` (tests/e2e/test_fuzz_openapi.py), longer:
+## FUZZ_MAX_EXAMPLES per operation (default 200), fresh random examples each run; prints its
+## figures and writes them to instance/fuzz-report.json. TEST_DATABASE_URL=postgresql://... for PostgreSQL.
+FUZZ_MAX_EXAMPLES ?= 200
+fuzz: $(VENV)/.dev
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_RANDOM=1 FUZZ_REPORT=instance/fuzz-report.json \
+		$(BIN)/python -m pytest tests/e2e/test_fuzz_openapi.py -s $(PYTEST_ARGS)
 
 ## make audit: known vulnerabilities in the pinned runtime dependencies (needs PyPI's advisory data)
 audit: $(VENV)/.dev

@@ -170,7 +170,7 @@ def flag_conflicts(provider_id: int, now: dt.datetime) -> list[int]:
     newly = []
     for appt in db.session.scalars(select(Appointment).where(
             Appointment.provider_id == provider_id, Appointment.status.in_(OCCUPYING_STATUSES),
-            Appointment.end_at > now)):
+            Appointment.end_at > now, Appointment.start_at < now + HORIZON + PAST)):
         clash = iv.overlaps_any(blocks, Interval(appt.start_at, appt.provider_busy_end))
         if clash and not appt.conflict:
             appt.conflict, appt.conflict_reason = True, "The provider's own calendar shows them busy."

@@ -146,9 +146,10 @@ def feed(kind: str, subject_id: int, now: dt.datetime) -> bytes:
 def _provider_zone(provider_id: int) -> str:
     from ..models import AvailabilityRule
 
+    # The zone of the lowest-numbered location they work at: stable between calls.
     tz = db.session.scalar(select(Location.timezone).join(
         AvailabilityRule, AvailabilityRule.location_id == Location.id)
-        .where(AvailabilityRule.provider_id == provider_id).limit(1))
+        .where(AvailabilityRule.provider_id == provider_id).order_by(Location.id).limit(1))
     return tz or "America/Los_Angeles"
 
 
