@@ -203,6 +203,8 @@ def settings_from_overrides(base: Settings, overrides: dict) -> Settings:
     picked = {k: v for k, v in overrides.items() if k in known}
     if not picked:
         return base
+    if isinstance(picked.get("cors_origins"), str):
+        picked["cors_origins"] = _origins(picked["cors_origins"])
     if "database_url" in picked:
         picked["database_url"] = _database_url(picked["database_url"])
         picked.setdefault("embedded", picked["database_url"] is None

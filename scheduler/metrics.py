@@ -70,7 +70,8 @@ def _exposition() -> bytes:
 
 @bp.get("/metrics")
 def metrics():
-    return Response(_exposition(), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: Werkzeug would add a second "; charset=utf-8".
+    return Response(_exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
 metrics.allowed_roles = frozenset({"public"})

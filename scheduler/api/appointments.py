@@ -13,7 +13,7 @@ from ..services import booking, records
 from ..services.idempotency import Idempotency
 from .auth import STAFF, actor, allow, current_caller
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
-from .fields import Instant
+from .fields import MAX_ID, Instant, validate_date_range
 from .messages import MessageSchema
 
 blp = Blueprint("appointments", __name__, url_prefix="/api/v1", description="Appointments")
@@ -41,19 +41,19 @@ class AppointmentCheckpointSchema(ma.Schema):
 
 class AppointmentSchema(ma.Schema):
     id = Int(dump_only=True)
-    patient_id = Int(required=True, validate=V.Range(min=1))
+    patient_id = Int(required=True, validate=V.Range(min=1, max=MAX_ID))
     session_type = SessionTypeCode(required=True, validate=V.Length(min=1, max=40),
                        metadata={"example": "ketamine_iv"})
-    location_id = Int(required=True, validate=V.Range(min=1))
+    location_id = Int(required=True, validate=V.Range(min=1, max=MAX_ID))
     start = Instant(required=True)
-    provider_id = Int(allow_none=True, validate=V.Range(min=1),
+    provider_id = Int(allow_none=True, validate=V.Range(min=1, max=MAX_ID),
                       metadata={"description": "chosen (least loaded) when absent"})
-    room_id = Int(allow_none=True, validate=V.Range(min=1),
+    room_id = Int(allow_none=True, validate=V.Range(min=1, max=MAX_ID),
                   metadata={"description": "chosen when absent; none for telehealth"})
     telehealth = ma.fields.Boolean(load_default=False)
     ride_arranged = ma.fields.Boolean(allow_none=True)
     notes = Str(load_default="", validate=V.Length(max=2000))
-    follows_appointment_id = Int(allow_none=True, validate=V.Range(min=1))
+    follows_appointment_id = Int(allow_none=True, validate=V.Range(min=1, max=MAX_ID))
     # Read-only: the phases and state.
     end = Instant(dump_only=True, metadata={"description": "end of chair time for dosing"})
     administering_end = Instant(dump_only=True)
@@ -75,17 +75,18 @@ class AppointmentSchema(ma.Schema):
 
 class AppointmentPatchSchema(ma.Schema):
     start = Instant()
-    provider_id = Int(validate=V.Range(min=1))
-    room_id = Int(allow_none=True, validate=V.Range(min=1))
+    provider_id = Int(validate=V.Range(min=1, max=MAX_ID))
+    room_id = Int(allow_none=True, validate=V.Range(min=1, max=MAX_ID))
     notes = Str(validate=V.Length(max=2000))
     ride_arranged = ma.fields.Boolean(allow_none=True)
 
 
 class AppointmentQuery(PageArgs):
-    location_id = Int(validate=V.Range(min=1))
-    date = ma.fields.Date(metadata={"description": "a local date at the location (day sheet)"})
-    provider_id = Int(validate=V.Range(min=1))
-    patient_id = Int(validate=V.Range(min=1))
+    location_id = Int(validate=V.Range(min=1, max=MAX_ID))
+    date = ma.fields.Date(validate=validate_date_range,
+                          metadata={"description": "a local date at the location (day sheet)"})
+    provider_id = Int(validate=V.Range(min=1, max=MAX_ID))
+    patient_id = Int(validate=V.Range(min=1, max=MAX_ID))
     status = Str(validate=V.OneOf(STATUSES))
 
     @ma.validates_schema

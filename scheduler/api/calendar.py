@@ -4,12 +4,13 @@ import marshmallow as ma
 from flask import Blueprint as FlaskBlueprint, Response, abort, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.orm import selectinload
 
 from ..models import CalendarToken, ExternalCalendar, Provider, WebhookDelivery, WebhookSubscription
 from ..services import calendar_sync, changefeed, feeds, records, webhooks_out
 from .auth import ADMIN, ANY_ROLE, STAFF, actor, allow
 from .common import PageArgs, page_of, paginate
-from .fields import Instant, decode_cursor, encode_cursor
+from .fields import MAX_ID, Instant, decode_cursor, encode_cursor
 
 blp = Blueprint("calendar", __name__, url_prefix="/api/v1", description="Calendar integration")
 feeds_bp = FlaskBlueprint("feeds", __name__, url_prefix="/calendar")
@@ -24,9 +25,9 @@ def _now():
 
 # ---------------------------------------------------------------- tokens and feeds
 class TokenRequestSchema(ma.Schema):
-    provider_id = Int(validate=V.Range(min=1))
-    room_id = Int(validate=V.Range(min=1))
-    location_id = Int(validate=V.Range(min=1))
+    provider_id = Int(validate=V.Range(min=1, max=MAX_ID))
+    room_id = Int(validate=V.Range(min=1, max=MAX_ID))
+    location_id = Int(validate=V.Range(min=1, max=MAX_ID))
 
     @ma.validates_schema
     def _one(self, data, **kwargs):
@@ -73,9 +74,11 @@ def _feed(kind: str, subject_id: int):
     # A wrong, revoked or foreign token answers exactly like a missing feed.
     if not feeds.check_token(kind, subject_id, request.args.get("token")):
         abort(404)
-    body, etag = feeds.feed(kind, subject_id, _now())
-    if request.if_none_match.contains(etag.strip('"')):
+    etag = feeds.fingerprint(kind, subject_id, _now())
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    if request.if_none_match.contains_weak(etag.strip('"')):
         return Response(status=304, headers={"ETag": etag})
+    body = feeds.feed(kind, subject_id, _now())
     return Response(body, mimetype="text/calendar", headers={
         "ETag": etag, "Cache-Control": "private, max-age=60",
         "Content-Disposition": f'inline; filename="{kind.split("_")[0]}-{subject_id}.ics"'})
@@ -137,8 +140,8 @@ class ChangesQuery(ma.Schema):
     since = Str(load_default=None, validate=V.Length(max=100),
                 metadata={"description": "the next_cursor of the previous page; absent: from the start"})
     limit = Int(load_default=100, validate=V.Range(min=1, max=500))
-    provider_id = Int(validate=V.Range(min=1))
-    location_id = Int(validate=V.Range(min=1))
+    provider_id = Int(validate=V.Range(min=1, max=MAX_ID))
+    location_id = Int(validate=V.Range(min=1, max=MAX_ID))
 
     @ma.validates("since")
     def _since(self, value, **kwargs):
@@ -190,6 +193,13 @@ class SubscriptionSchema(ma.Schema):
     backlog = Int(dump_only=True)
 
 
+class AttemptSchema(ma.Schema):
+    at = Instant()
+    status_code = Int(allow_none=True)
+    error = Str(allow_none=True)
+    duration_ms = Int(allow_none=True)
+
+
 class DeliverySchema(ma.Schema):
     id = Int()
     change_id = Int()
@@ -199,6 +209,8 @@ class DeliverySchema(ma.Schema):
     delivered_at = Instant(allow_none=True)
     last_status = Int(allow_none=True)
     last_error = Str(allow_none=True)
+    attempts_log = ma.fields.List(ma.fields.Nested(AttemptSchema), attribute="attempt_log",
+                                  metadata={"description": "every HTTP attempt, oldest first"})
 
 
 class ReplaySchema(ma.Schema):
@@ -261,7 +273,8 @@ class Deliveries(MethodView):
     def get(self, args, sub_id):
         """The delivery log, oldest first (attempt details per delivery in last_status/last_error)."""
         records.get(WebhookSubscription, sub_id, "webhook subscription")
-        return paginate(WebhookDelivery, args, WebhookDelivery.subscription_id == sub_id)
+        return paginate(WebhookDelivery, args, WebhookDelivery.subscription_id == sub_id,
+                        options=(selectinload(WebhookDelivery.attempt_log),))
 
 
 @blp.route("/webhook-subscriptions/<int:sub_id>/replay")

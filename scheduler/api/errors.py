@@ -3,6 +3,7 @@ import logging
 
 import marshmallow as ma
 from flask import jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
@@ -83,9 +84,20 @@ class Api(SmorestApi):
             response.headers[name] = value
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-        if getattr(error, "retry_after", None):
-            response.headers["Retry-After"] = str(error.retry_after)
+        if status == 429:
+            response.headers["Retry-After"] = str(_seconds_until_reset())
         return response
+
+
+def _seconds_until_reset() -> int:
+    """When the caller's rate-limit window frees up again (at least one second)."""
+    import time
+
+    from flask import current_app
+
+    limiter = current_app.extensions.get("rate_limiter")
+    current = getattr(limiter, "current_limit", None) if limiter else None
+    return max(1, int(current.reset_at - time.time())) if current else 60
 
 
 def handle_domain_error(error: DomainError):
@@ -95,5 +107,23 @@ def handle_domain_error(error: DomainError):
     return response
 
 
+def handle_database_unavailable(error):
+    """The database is down or restarting: a 503 the client may retry, not a 500."""
+    from ..extensions import db
+
+    log.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass
+    response = jsonify(error_body(503, "unavailable", "The database is unavailable; retry shortly."))
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def register_error_handlers(app):
     app.register_error_handler(DomainError, handle_domain_error)
+    # Lost connections (PostgreSQL restarting) and SQLite's "database is locked".
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(InterfaceError, handle_database_unavailable)

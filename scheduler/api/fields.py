@@ -16,8 +16,17 @@ US_STATES = {
     "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
     "WV", "WI", "WY",
 }
+# Ids are 32-bit columns: a larger number names no row (422 in a body, 404 in a path), and
+# never reaches the database, where it would overflow (SQLite above 2**63, PostgreSQL's int4).
+MAX_ID = 2**31 - 1
 MIN_INSTANT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 MAX_INSTANT = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def validate_date_range(value: dt.date) -> None:
+    """Dates bound like instants: year 1 or 9999 is a typo, and would overflow the day maths."""
+    if not MIN_INSTANT.date() <= value < MAX_INSTANT.date():
+        raise ma.ValidationError("Must be a date between 2000-01-01 and 2099-12-31.")
 
 
 class Instant(ma.fields.DateTime):
@@ -47,7 +56,10 @@ class Instant(ma.fields.DateTime):
         result = super()._deserialize(value, attr, data, **kwargs)
         if result.tzinfo is None or result.utcoffset() is None:
             raise self.make_error("naive")
-        result = result.astimezone(dt.timezone.utc)
+        try:
+            result = result.astimezone(dt.timezone.utc)
+        except OverflowError:  # 0001-01-01T00:00+00:01 is in year 0, 9999-12-31T23:59-00:01 in 10000
+            raise self.make_error("range") from None
         if not MIN_INSTANT <= result < MAX_INSTANT:
             raise self.make_error("range")
         return result
@@ -151,7 +163,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind != "id" or not value.isdigit():
+        if kind != "id" or not value.isdigit() or int(value) > MAX_ID:
             raise ValueError
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):

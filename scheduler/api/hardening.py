@@ -5,7 +5,7 @@ import time
 
 from flask import current_app, g, request
 from flask_cors import CORS
-from flask_limiter import Limiter
+from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 
 from .. import metrics
@@ -51,8 +51,14 @@ def _security_headers(response):
 def register(app):
     settings = app.extensions["settings"]
     storage = settings.redis_url or "memory://"
-    limiter = Limiter(_rate_key, app=app, default_limits=[_limit_for_request], storage_uri=storage,
-                      headers_enabled=True, default_limits_exempt_when=_exempt,
+    # Application limits: one allowance per caller across every route (default limits
+    # would give each key a fresh allowance per endpoint).
+    limiter = Limiter(_rate_key, app=app, application_limits=[_limit_for_request], storage_uri=storage,
+                      headers_enabled=True, application_limits_exempt_when=_exempt,
+                      # The limiter would stamp Retry-After (its window's reset) on every
+                      # response; keep its figure under its own name and set the real
+                      # Retry-After only on a 429 (api/errors.py) or a 503.
+                      header_name_mapping={HeaderNames.RETRY_AFTER: "X-RateLimit-Retry-After"},
                       enabled=settings.rate_limit_enabled, swallow_errors=True,
                       in_memory_fallback_enabled=True, key_prefix="scheduler")
     app.extensions["rate_limiter"] = limiter

@@ -8,7 +8,7 @@ from ..models.messaging import MESSAGE_STATUSES
 from ..services import records
 from .auth import STAFF, allow
 from .common import PageArgs, page_of, paginate
-from .fields import Instant
+from .fields import MAX_ID, Instant
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1", description="Text messages (outbox)")
 Str = ma.fields.String
@@ -34,7 +34,7 @@ class MessageSchema(ma.Schema):
 class MessageQuery(PageArgs):
     status = Str(validate=ma.validate.OneOf(MESSAGE_STATUSES))
     since = Instant(metadata={"description": "only texts due at or after this instant"})
-    patient_id = Int(validate=ma.validate.Range(min=1))
+    patient_id = Int(validate=ma.validate.Range(min=1, max=MAX_ID))
 
 
 @blp.route("/messages")

@@ -10,7 +10,7 @@ from ..models import Location, Patient
 from ..services import records
 from .auth import STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
-from .fields import Phone
+from .fields import MAX_ID, Phone
 
 blp = Blueprint("patients", __name__, url_prefix="/api/v1", description="Patients")
 Str = ma.fields.String
@@ -33,7 +33,7 @@ class PatientSchema(ma.Schema):
     id = Int(dump_only=True)
     name = Str(required=True, validate=V.Length(min=1, max=200))
     phone = Phone(required=True, metadata={"example": "+18055550100"})
-    home_location_id = Int(required=True, validate=V.Range(min=1))
+    home_location_id = Int(required=True, validate=V.Range(min=1, max=MAX_ID))
     sms_consent = ma.fields.Boolean()
     sms_opted_out = ma.fields.Boolean(dump_only=True, metadata={
         "description": "set by the patient's STOP/START replies, never by the API"})

@@ -8,7 +8,7 @@ from ..models import AvailabilityRule, Provider, TimeOff
 from ..services import records, staff
 from .auth import ADMIN, STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
-from .fields import Instant, Phone, WallTime, Weekday, validate_state
+from .fields import MAX_ID, Instant, Phone, WallTime, Weekday, validate_date_range, validate_state
 
 blp = Blueprint("providers", __name__, url_prefix="/api/v1",
                 description="Providers, availability and time off")
@@ -42,12 +42,12 @@ class ProviderSchema(ma.Schema):
 class RuleSchema(ma.Schema):
     id = Int(dump_only=True)
     provider_id = Int(dump_only=True)
-    location_id = Int(required=True, validate=V.Range(min=1))
+    location_id = Int(required=True, validate=V.Range(min=1, max=MAX_ID))
     weekday = Weekday(required=True, metadata={"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]})
     start_time = WallTime(required=True, metadata={"example": "08:00"})
     end_time = WallTime(required=True, metadata={"example": "17:00"})
-    valid_from = ma.fields.Date(allow_none=True)
-    valid_until = ma.fields.Date(allow_none=True)
+    valid_from = ma.fields.Date(allow_none=True, validate=validate_date_range)
+    valid_until = ma.fields.Date(allow_none=True, validate=validate_date_range)
 
     @ma.validates_schema
     def _order(self, data, **kwargs):

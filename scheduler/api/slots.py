@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from ..services.slots import find_slots
 from .auth import ANY_ROLE, allow
-from .fields import Instant
+from .fields import MAX_ID, Instant
 
 blp = Blueprint("slots", __name__, url_prefix="/api/v1", description="Slot search")
 Int = ma.fields.Integer
@@ -14,14 +14,14 @@ V = ma.validate
 
 
 class SlotQuery(ma.Schema):
-    location_id = Int(required=True, validate=V.Range(min=1))
+    location_id = Int(required=True, validate=V.Range(min=1, max=MAX_ID))
     session_type = ma.fields.String(required=True, validate=V.Length(min=1, max=40))
     start = Instant(metadata={"description": "required unless follows_appointment_id is given"})
     end = Instant(metadata={"description": "at most 31 days after start"})
-    provider_id = Int(validate=V.Range(min=1))
-    patient_id = Int(validate=V.Range(min=1))
+    provider_id = Int(validate=V.Range(min=1, max=MAX_ID))
+    patient_id = Int(validate=V.Range(min=1, max=MAX_ID))
     telehealth = ma.fields.Boolean(load_default=False)
-    follows_appointment_id = Int(validate=V.Range(min=1), metadata={
+    follows_appointment_id = Int(validate=V.Range(min=1, max=MAX_ID), metadata={
         "description": "for an integration session: default window is the 72 h after that dosing session"})
 
 

@@ -7,6 +7,7 @@ from ..models import MessageTemplate
 from ..services import message_templates
 from .auth import ADMIN, STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
+from .fields import MAX_ID
 
 blp = Blueprint("message_templates", __name__, url_prefix="/api/v1", description="Text wording")
 V = ma.validate
@@ -17,8 +18,8 @@ class TemplateSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=V.OneOf(message_templates.KINDS))
     variant = ma.fields.String(load_default="full", validate=V.OneOf(["full", "short"]), metadata={
         "description": "short: used when the full text does not fit (e.g. the 160-character exemption profile)"})
-    session_type_id = ma.fields.Integer(allow_none=True, validate=V.Range(min=1))
-    location_id = ma.fields.Integer(allow_none=True, validate=V.Range(min=1))
+    session_type_id = ma.fields.Integer(allow_none=True, validate=V.Range(min=1, max=MAX_ID))
+    location_id = ma.fields.Integer(allow_none=True, validate=V.Range(min=1, max=MAX_ID))
     body = ma.fields.String(required=True, validate=V.Length(min=1, max=1000), metadata={
         "description": "placeholders: {clinic} {date} {time} {address} {phone} {instructions} ..."})
     version = ma.fields.Integer(dump_only=True)

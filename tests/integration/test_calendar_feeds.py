@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-import vobject
+from tests.support.ical import vobject_read
 from sqlalchemy import insert, select
 
 from scheduler.adapters import ical_feed
@@ -66,16 +66,6 @@ def parse(body: bytes):
     v_events = {e.uid.value: e for e in getattr(vcal, "vevent_list", [])}
     assert set(v_events) == set(ical_events)
     return ical_events, v_events, cal
-
-
-def vobject_read(body: bytes):
-    """vobject keeps the first VTIMEZONE it sees per TZID for the whole process (and
-    icalendar writes only the years a feed needs): forget earlier ones so each feed is
-    read with its own VTIMEZONE, as a fresh client would."""
-    registry = vars(vobject.icalendar)["__tzidMap"]
-    for tzid in [k for k in registry if k != "UTC"]:
-        del registry[tzid]
-    return vobject.readOne(body.decode())
 
 
 def uid(appt_id):

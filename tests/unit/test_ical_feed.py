@@ -9,6 +9,8 @@ import icalendar
 import pytest
 import vobject
 
+from tests.support.ical import vobject_read
+
 from scheduler.adapters import ical_feed
 from scheduler.adapters.ical_feed import FeedEvent, etag_for, render_feed, render_freebusy
 
@@ -51,7 +53,7 @@ def by_uid_icalendar(body: bytes) -> dict:
 
 
 def by_uid_vobject(body: bytes) -> dict:
-    return {e.uid.value: e for e in vobject.readOne(body.decode()).vevent_list}
+    return {e.uid.value: e for e in vobject_read(body).vevent_list}
 
 
 def test_feed_has_publish_headers_and_a_vtimezone_per_zone():
