@@ -3,6 +3,7 @@ import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.orm import selectinload
 
 from ..models import AvailabilityRule, Provider, TimeOff
 from ..services import records, staff
@@ -36,6 +37,8 @@ class ProviderSchema(ma.Schema):
                                      validate=[V.Length(min=1, max=60), _unique])
     phone = Phone(allow_none=True)
     active = ma.fields.Boolean()
+    calendars_failing = Int(dump_only=True, metadata={
+        "description": "linked external calendars whose last sync failed"})
     version = Int(dump_only=True)
 
 
@@ -79,7 +82,7 @@ class Providers(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_of(ProviderSchema))
     def get(self, args):
-        return paginate(Provider, args)
+        return paginate(Provider, args, options=(selectinload(Provider.external_calendars),))
 
     @allow(*ADMIN)
     @blp.arguments(ProviderSchema)

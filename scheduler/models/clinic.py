@@ -79,6 +79,13 @@ class Provider(Timestamped, db.Model):
     phone = db.Column(db.String(20))
     active = db.Column(db.Boolean, nullable=False, default=True)
 
+    external_calendars = db.relationship("ExternalCalendar", viewonly=True)
+
+    @property
+    def calendars_failing(self) -> int:
+        """Linked calendars whose last sync failed (the front desk should know)."""
+        return sum(1 for cal in self.external_calendars if cal.last_error)
+
 
 class AvailabilityRule(Timestamped, db.Model):
     """A weekly working window at one location, in that location's wall-clock time."""

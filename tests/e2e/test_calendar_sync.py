@@ -356,6 +356,7 @@ def test_radicale_stopped_mid_sync_keeps_the_old_blocks_and_records_the_error(ap
     state = calendar_state(api, world.presc, cal["id"])
     assert state["last_error"] and state["failures"] == 1
     assert "connect" in state["last_error"]
+    assert api.get(f"/providers/{world.presc}").get_json()["calendars_failing"] == 1
     report = readyz(api)
     assert report["checks"]["calendars"] == "1 failing" and report["status"] == "degraded"
 
