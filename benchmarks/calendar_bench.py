@@ -18,10 +18,8 @@
 """
 from __future__ import annotations
 
-import contextlib
 import cProfile
 import datetime as dt
-import math
 import os
 import pstats
 import random
@@ -32,7 +30,9 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
+
+from benchmarks.measure import count_statements, make_app, ms, p95
 
 FEED_EVENTS = 2000
 FEED_TIME_OFF = 12
@@ -44,33 +44,15 @@ SYNC_SINGLE, SYNC_RECURRING = 450, 50
 SYNC_PROVIDER = 1  # a standard-clinic prescriber at Santa Barbara (busy blocks may clash with their sessions)
 FULL_SYNC_RUNS, UNCHANGED_SYNC_RUNS = 5, 20
 RADICALE_USER, RADICALE_CALENDAR, RADICALE_PASSWORD = "bench", "busy", "bench-unused"
-SECRET_KEY = "benchmark-secret-key-0123456789"
 LOCATION_ID = 1
 LA = ZoneInfo("America/Los_Angeles")
 UTC = dt.timezone.utc
 SEED = 20261125
 
 
-def p95(values):
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 2)
-
-
 def stats(times: list[float]) -> dict:
     return {"runs": len(times), "median_ms": ms(statistics.median(times)), "p95_ms": ms(p95(times)),
             "min_ms": ms(min(times)), "max_ms": ms(max(times))}
-
-
-def make_app(url: str, now: dt.datetime):
-    from scheduler import create_app
-    from scheduler.clock import FixedClock
-
-    return create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "SCHEDULER_EMBEDDED": False,
-                       "TESTING": True, "CLOCK": FixedClock(now)})
 
 
 def dispose(app) -> None:
@@ -79,20 +61,6 @@ def dispose(app) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-@contextlib.contextmanager
-def count_statements(engine):
-    counter = {"n": 0}
-
-    def count(*_args):
-        counter["n"] += 1
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield counter
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def profile_parts(call, runs: int, wanted: dict) -> dict:

@@ -25,13 +25,13 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
-from benchmarks import run
+from benchmarks import measure, run
 from benchmarks.generate import AHEAD_WEEKS, SEED, generate
 from tests.support.fake_twilio import FakeTwilio, _Scripted
 
 ROOT = run.ROOT
 RESULTS = ROOT / "benchmarks" / "results"
-SECRET_KEY = run.SECRET_KEY
+SECRET_KEY = measure.SECRET_KEY
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "load-and-faults-auth-token"
 FROM = "+18055550199"

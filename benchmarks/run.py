@@ -18,11 +18,9 @@ database this script drops and creates; BENCH_BOOKING_SECONDS bounds part (b).
 """
 from __future__ import annotations
 
-import contextlib
 import cProfile
 import datetime as dt
 import json
-import math
 import os
 import platform
 import pstats
@@ -39,15 +37,15 @@ from pathlib import Path
 
 import psycopg
 import requests
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from benchmarks import calendar_bench
+from benchmarks.measure import SECRET_KEY, count_statements, make_app, ms, p95
 from benchmarks.generate import AHEAD_WEEKS, SEED, TZ, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/scheduler_bench"
-SECRET_KEY = "benchmark-secret-key-0123456789"
 LOCATION_ID, SESSION_TYPE = 1, "ketamine_iv"  # Santa Barbara
 SEARCH_RUNS, WARMUP = 50, 5
 CLIENTS, CONTENDERS = 8, 50
@@ -59,25 +57,6 @@ TIMEOUT = 30
 TARGETS = {"search_median_ms": 30, "search_p95_ms": 60, "bookings_per_second": 100}
 OCCUPYING = "('booked', 'checked-in', 'fulfilled')"
 PRESERVED_MARKERS = (("<!-- load:start -->", "<!-- load:end -->"), ("<!-- faults:start -->", "<!-- faults:end -->"))
-
-
-def p95(values):
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 2)
-
-
-def make_app(url: str, now: dt.datetime | None = None):
-    from scheduler import create_app
-    from scheduler.clock import FixedClock
-
-    config = {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "SCHEDULER_EMBEDDED": False, "TESTING": True}
-    if now is not None:
-        config["CLOCK"] = FixedClock(now)
-    return create_app(config)
 
 
 def api_key(app, name: str) -> str:
@@ -145,20 +124,6 @@ def bench_search(url: str, today: dt.date, now: dt.datetime) -> dict:
     with app.app_context():
         db.engine.dispose()
     return result
-
-
-@contextlib.contextmanager
-def count_statements(engine):
-    counter = {"n": 0}
-
-    def count(*_args):
-        counter["n"] += 1
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield counter
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 SEARCH_PARTS = {
