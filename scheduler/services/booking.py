@@ -48,7 +48,7 @@ class BookingRequest:
     follows_appointment_id: int | None = None
 
 
-def _session_type(code: str) -> SessionType:
+def active_session_type(code: str) -> SessionType:
     st = db.session.scalar(select(SessionType).where(SessionType.code == code))
     if st is None or not st.active:
         raise Invalid(f"Unknown session type {code[:60]!r}.",
@@ -159,7 +159,7 @@ def _book(req: BookingRequest, actor: str, now: dt.datetime, idempotency) -> tup
         earlier = idempotency.replay()
         if earlier is not None:
             return earlier, True
-    st = _session_type(req.session_type)
+    st = active_session_type(req.session_type)
     location, patient = _lock_location_and_patient(req)
     _check_follows(req, st)
     if req.telehealth and req.room_id is not None:

@@ -24,7 +24,7 @@ from ..metrics import CALENDAR_FAILURES
 from ..models import OCCUPYING_STATUSES, Appointment, BusyBlock, ExternalCalendar, Provider
 from . import audit, changefeed, records
 from .leases import lease_free, take_lease
-from .feeds import UID_DOMAIN, _provider_zone
+from .feeds import UID_DOMAIN, provider_zone
 from .secrets_box import seal, unseal
 
 log = logging.getLogger("scheduler.calendar_sync")
@@ -92,7 +92,7 @@ def sync_calendar(calendar_id: int, now: dt.datetime, provider_id: int | None = 
     kind, url, username, sealed = cal.kind, cal.url, cal.username, cal.password_sealed
     password = unseal(sealed) if sealed else None
     etag, last_modified, pid = cal.etag, cal.last_modified, cal.provider_id
-    tz = _provider_zone(pid)
+    tz = provider_zone(pid)
     db.session.rollback()  # no transaction (nor SQLite write lock) while we wait on the network
     window = (now - PAST, now + HORIZON)
     try:

@@ -129,7 +129,7 @@ def feed(kind: str, subject_id: int, now: dt.datetime) -> bytes:
     events = [_event(r) for r in rows]
     zones = {r.timezone for r in rows}
     if kind == "provider_id":
-        tz = _provider_zone(subject_id)
+        tz = provider_zone(subject_id)
         zones.add(tz)
         for off in db.session.scalars(select(TimeOff).where(
                 TimeOff.provider_id == subject_id, TimeOff.start_at < hi, TimeOff.end_at > lo)):
@@ -143,7 +143,7 @@ def feed(kind: str, subject_id: int, now: dt.datetime) -> bytes:
     return render_feed(getattr(subject, "name", str(subject_id)), events, sorted(zones))
 
 
-def _provider_zone(provider_id: int) -> str:
+def provider_zone(provider_id: int) -> str:
     from ..models import AvailabilityRule
 
     # The zone of the lowest-numbered location they work at: stable between calls.

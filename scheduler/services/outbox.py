@@ -21,7 +21,7 @@ CAP_HORIZON = dt.timedelta(days=8)
 
 def clinic_of(location) -> reminders.Clinic:
     return reminders.Clinic(
-        display_name=location.sms_display_name, phone=_pretty_phone(location.phone),
+        display_name=location.sms_display_name, phone=pretty_phone(location.phone),
         address=location.address or "", tz=location.timezone,
         quiet_start=_time(location.quiet_start), quiet_end=_time(location.quiet_end))
 
@@ -109,7 +109,7 @@ def _time(text: str) -> dt.time:
     return dt.time(int(text[:2]), int(text[3:5]))
 
 
-def _pretty_phone(e164: str) -> str:
+def pretty_phone(e164: str) -> str:
     """+18055550100 -> (805) 555-0100 for US numbers; others stay E.164."""
     if e164.startswith("+1") and len(e164) == 12:
         return f"({e164[2:5]}) {e164[5:8]}-{e164[8:]}"

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import ACTIVE_STATUSES, Appointment, InboundMessage, Location, Patient
 from . import audit, records
 from .dispatch import mark_opted_out
-from .outbox import _pretty_phone
+from .outbox import pretty_phone
 
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 OPT_IN = {"START", "UNSTOP"}
@@ -106,7 +106,7 @@ def _help_text(patients) -> str:
         db.session.scalar(select(Location).order_by(Location.id).limit(1))
     if location is None:
         return "Please call your clinic for help. Reply STOP to opt out."
-    return (f"{location.sms_display_name}: for help call {_pretty_phone(location.phone)}. "
+    return (f"{location.sms_display_name}: for help call {pretty_phone(location.phone)}. "
             f"Reply STOP to opt out.")
 
 

@@ -9,7 +9,7 @@ from ..models import Appointment, Location, Patient, Provider
 from . import records
 from .availability import load_snapshot
 from .calendar_sync import busy_blocks
-from .booking import _session_type
+from .booking import active_session_type
 
 MAX_WINDOW = dt.timedelta(days=31)
 
@@ -21,7 +21,7 @@ def find_slots(location_id: int, session_type: str, start: dt.datetime | None, e
                          provider_id=(Provider, provider_id),
                          follows_appointment_id=(Appointment, follows_appointment_id))
     location = db.session.get(Location, location_id)
-    st = _session_type(session_type)
+    st = active_session_type(session_type)
     patient = db.session.get(Patient, patient_id) if patient_id else None
     if follows_appointment_id is not None:
         first = db.session.get(Appointment, follows_appointment_id)
