@@ -17,10 +17,15 @@ MAX_WINDOW = dt.timedelta(days=31)
 def find_slots(location_id: int, session_type: str, start: dt.datetime | None, end: dt.datetime | None,
                now: dt.datetime, provider_id: int | None = None, patient_id: int | None = None,
                telehealth: bool = False, follows_appointment_id: int | None = None):
-    records.require_refs(location_id=(Location, location_id), patient_id=(Patient, patient_id),
-                         provider_id=(Provider, provider_id),
-                         follows_appointment_id=(Appointment, follows_appointment_id))
-    location = db.session.get(Location, location_id)
+    location = db.session.get(Location, location_id)  # loaded anyway: no separate existence check
+    errors = {} if location else {"location_id": [f"No location with id {location_id}."]}
+    try:
+        records.require_refs(patient_id=(Patient, patient_id), provider_id=(Provider, provider_id),
+                             follows_appointment_id=(Appointment, follows_appointment_id))
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid("Some fields name rows that do not exist.", errors=errors)
     st = active_session_type(session_type)
     patient = db.session.get(Patient, patient_id) if patient_id else None
     if follows_appointment_id is not None:
