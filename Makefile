@@ -32,10 +32,11 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make bench: the scheduling benchmark; prints JSON, writes BENCHMARKS.md. It drops and recreates
+## make bench: the benchmarks, then the 60 s mixed load (make load); prints JSON, writes BENCHMARKS.md. It drops and recreates
 ## BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/scheduler_bench).
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.load
 
 ## make load: 60 s of mixed load (slot searches 70 %, bookings 20 %, day sheets 10 %) on gunicorn -w 2 +
 ## one worker on PostgreSQL; writes BENCHMARKS.md (load section) and benchmarks/results/load.json. It drops

@@ -353,7 +353,7 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
     from scheduler.extensions import db
     from scheduler.models import BusyBlock, ExternalCalendar
     from scheduler.services import calendar_sync
-    from scheduler.services.feeds import UID_DOMAIN, _provider_zone
+    from scheduler.services.feeds import UID_DOMAIN, provider_zone
 
     app = make_app(url, now)
     pid = server.process.pid
@@ -362,7 +362,7 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
             "kind": "caldav", "url": calendar_url, "username": RADICALE_USER, "password": RADICALE_PASSWORD},
             "calendar benchmark", now)
         cal_id = cal.id
-        tz = _provider_zone(SYNC_PROVIDER)
+        tz = provider_zone(SYNC_PROVIDER)
         db.session.commit()
 
         def blocks_stored():
