@@ -85,7 +85,7 @@ def profile_parts(call, runs: int, wanted: dict) -> dict:
 
 # -- (a) feed render ------------------------------------------------------------------------
 def feed_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    from scheduler.services.feeds import _window
+    from scheduler.services.calendars.feeds import _window
 
     return _window(now)
 
@@ -184,7 +184,7 @@ def clear_render_caches() -> None:
 
 def bench_feed(url: str, now: dt.datetime) -> dict:
     from scheduler.extensions import db
-    from scheduler.services.api_keys import create_api_key
+    from scheduler.services.platform.api_keys import create_api_key
 
     app = make_app(url, now)
     t0 = time.perf_counter()
@@ -352,8 +352,8 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
     from scheduler.adapters.busy_import import caldav_state_tag, fetch_caldav, parse_busy
     from scheduler.extensions import db
     from scheduler.models import BusyBlock, ExternalCalendar
-    from scheduler.services import calendar_sync
-    from scheduler.services.feeds import UID_DOMAIN, provider_zone
+    from scheduler.services.calendars import calendar_sync
+    from scheduler.services.calendars.feeds import UID_DOMAIN, provider_zone
 
     app = make_app(url, now)
     pid = server.process.pid

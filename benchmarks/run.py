@@ -60,7 +60,7 @@ PRESERVED_MARKERS = (("<!-- load:start -->", "<!-- load:end -->"), ("<!-- faults
 
 
 def api_key(app, name: str) -> str:
-    from scheduler.services.api_keys import create_api_key
+    from scheduler.services.platform.api_keys import create_api_key
 
     with app.app_context():
         return create_api_key(name, "front_desk")[1]
@@ -391,7 +391,7 @@ def integrity(url: str, contention_start: str) -> dict:
     from scheduler.domain.intervals import Interval
     from scheduler.extensions import db
     from scheduler.models import Location, SessionType
-    from scheduler.services.availability import load_snapshot
+    from scheduler.services.scheduling.availability import load_snapshot
 
     app = make_app(url)
     out = {}

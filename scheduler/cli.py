@@ -12,7 +12,7 @@ def register_cli(app):
     def create_api_key_command(role, name):
         """Create an API key and print it once, alone on the last line."""
         from .domain.errors import DomainError
-        from .services.api_keys import create_api_key
+        from .services.platform.api_keys import create_api_key
 
         try:
             row, key = create_api_key(name, role)
@@ -24,7 +24,7 @@ def register_cli(app):
     @app.cli.command("seed-demo")
     def seed_demo_command():
         """Seed the demo clinic: three locations, rooms, staff, rules, patients (idempotent)."""
-        from .services.demo import seed_demo
+        from .services.clinic.demo import seed_demo
 
         counts = seed_demo()
         db.session.commit()
@@ -34,7 +34,7 @@ def register_cli(app):
     @app.cli.command("seed-defaults")
     def seed_defaults_command():
         """Insert the default session types that are missing (never overwrites edits)."""
-        from .services.catalog import seed_session_types
+        from .services.clinic.catalog import seed_session_types
 
         added = seed_session_types()
         db.session.commit()

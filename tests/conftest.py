@@ -42,7 +42,7 @@ def _app(database_url):
 
 def empty_database():
     """Delete every row (keeping the migrated schema) and re-seed the default types."""
-    from scheduler.services.catalog import seed_session_types
+    from scheduler.services.clinic.catalog import seed_session_types
 
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
@@ -76,7 +76,7 @@ def client(app):
 
 @pytest.fixture
 def keys(app):
-    from scheduler.services.api_keys import create_api_key
+    from scheduler.services.platform.api_keys import create_api_key
 
     return {role: create_api_key(f"{role} test key", role)[1]
             for role in ("admin", "front_desk", "calendar")}

@@ -9,8 +9,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..domain.localtime import local_day_window
 from ..extensions import db
 from ..models import STATUSES, Appointment, Location
-from ..services import booking, records
-from ..services.idempotency import Idempotency
+from ..services.platform import records
+from ..services.scheduling import booking
+from ..services.platform.idempotency import Idempotency
 from .auth import STAFF, actor, allow, current_caller
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
 from .fields import MAX_ID, Instant, validate_date_range

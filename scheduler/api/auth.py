@@ -6,7 +6,7 @@ everyone, so a new route is never open by accident.
 from flask import abort, current_app, g, request
 
 from ..extensions import db
-from ..services.api_keys import Caller, caller_for_key
+from ..services.platform.api_keys import Caller, caller_for_key
 
 ADMIN = ("admin",)
 STAFF = ("admin", "front_desk")

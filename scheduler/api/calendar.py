@@ -7,7 +7,8 @@ from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
 from ..models import CalendarToken, ExternalCalendar, Provider, WebhookDelivery, WebhookSubscription
-from ..services import calendar_sync, changefeed, feeds, records, webhooks_out
+from ..services.calendars import calendar_sync, changefeed, feeds, webhooks_out
+from ..services.platform import records
 from .auth import ADMIN, ANY_ROLE, STAFF, actor, allow
 from .common import PageArgs, page_of, paginate
 from .fields import MAX_ID, Instant, decode_cursor, encode_cursor

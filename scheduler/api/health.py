@@ -1,7 +1,7 @@
 """Probes: /healthz (the process answers) and /readyz (it can do its job)."""
 from flask import Blueprint, current_app, jsonify
 
-from ..services import readiness
+from ..services.platform import readiness
 
 bp = Blueprint("health", __name__)
 

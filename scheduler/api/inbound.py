@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..models import InboundMessage
-from ..services import replies
+from ..services.messaging import replies
 from .auth import STAFF, actor, allow
 from .common import PageArgs, page_of, paginate
 from .fields import Instant

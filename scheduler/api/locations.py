@@ -5,7 +5,8 @@ from flask_smorest import Blueprint
 
 from ..models import Location, Room
 from ..domain.errors import Invalid
-from ..services import message_templates, records
+from ..services.messaging import message_templates
+from ..services.platform import records
 from .auth import ADMIN, STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
 from .fields import Phone, parse_wall_time, validate_state, validate_timezone

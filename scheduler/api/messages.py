@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from ..models import Appointment, Message
 from ..models.messaging import MESSAGE_STATUSES
-from ..services import records
+from ..services.platform import records
 from .auth import STAFF, allow
 from .common import PageArgs, page_of, paginate
 from .fields import MAX_ID, Instant

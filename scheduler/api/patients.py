@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..models import Location, Patient
-from ..services import records
+from ..services.platform import records
 from .auth import STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
 from .fields import MAX_ID, Phone

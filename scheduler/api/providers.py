@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
 from ..models import AvailabilityRule, Provider, TimeOff
-from ..services import records, staff
+from ..services.platform import records
+from ..services.scheduling import staff
 from .auth import ADMIN, STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
 from .fields import MAX_ID, Instant, Phone, WallTime, Weekday, validate_date_range, validate_state

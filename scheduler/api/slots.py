@@ -4,7 +4,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..services.slots import find_slots
+from ..services.scheduling.slots import find_slots
 from .auth import ANY_ROLE, allow
 from .fields import MAX_ID, Instant
 

@@ -9,8 +9,8 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ..services.delivery import record_status
-from ..services.replies import handle_reply
+from ..services.messaging.delivery import record_status
+from ..services.messaging.replies import handle_reply
 
 log = logging.getLogger("scheduler.webhooks")
 bp = Blueprint("twilio_webhooks", __name__, url_prefix="/webhooks/twilio")

@@ -2,7 +2,7 @@ import logging
 
 from flask import current_app
 
-from ..services import calendar_sync, webhooks_out
+from ..services.calendars import calendar_sync, webhooks_out
 from .heartbeat import WORKER_NAME
 
 log = logging.getLogger("scheduler.jobs")

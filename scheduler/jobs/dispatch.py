@@ -3,8 +3,8 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import current_app
 
 from ..extensions import db
-from ..services.dispatch import DispatchReport, claim_due, send_one
-from ..services.senders import sender_and_limiter
+from ..services.messaging.dispatch import DispatchReport, claim_due, send_one
+from ..services.messaging.senders import sender_and_limiter
 from .heartbeat import WORKER_NAME
 
 BATCH = 50

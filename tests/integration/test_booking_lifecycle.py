@@ -600,7 +600,7 @@ def test_409_slot_unavailable_when_the_database_refuses_a_lost_race(api, clinic,
     stale check is simulated by hiding the patient from the rules, so the second dosing
     session of the day gets past them and the database's own guard (unique index on
     patient and local date for dosing) refuses it; the API answers slot_unavailable."""
-    from scheduler.services import booking
+    from scheduler.services.scheduling import booking
 
     real = booking.check_start
 

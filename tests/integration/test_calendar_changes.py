@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from scheduler.extensions import db
 from scheduler.models import Change
-from scheduler.services import booking, changefeed, staff
+from scheduler.services.calendars import changefeed
+from scheduler.services.scheduling import booking, staff
 from tests.support import clinic as c
 
 UTC = dt.timezone.utc

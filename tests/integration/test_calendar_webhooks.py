@@ -18,7 +18,7 @@ from sqlalchemy import select
 from scheduler.extensions import db
 from scheduler.jobs.calendars import webhook_delivery_job
 from scheduler.models import WebhookAttempt, WebhookDelivery
-from scheduler.services import webhooks_out
+from scheduler.services.calendars import webhooks_out
 from tests.support import clinic as c
 
 UTC = dt.timezone.utc

@@ -18,7 +18,7 @@ from scheduler.adapters.busy_import import CalendarUnreachable
 from scheduler.adapters.sms import PermanentSmsError, SendResult
 from scheduler.extensions import db
 from scheduler.models import Message
-from scheduler.services import calendar_sync, webhooks_out
+from scheduler.services.calendars import calendar_sync, webhooks_out
 from tests.support.sms import MONDAY, book, dispatch, sms_clinic
 
 

@@ -15,7 +15,8 @@ from scheduler import create_app
 from scheduler.clock import FixedClock
 from scheduler.config import ConfigError, load_settings
 from scheduler.extensions import api as rest_api, db
-from scheduler.services import api_keys, feeds
+from scheduler.services.calendars import feeds
+from scheduler.services.platform import api_keys
 from tests.conftest import NOW
 from tests.support import clinic as c
 from tests.support.sms import INBOUND_PATH, PHONE, sms_clinic
@@ -257,7 +258,7 @@ def test_a_lost_database_is_a_503_with_retry_after_not_a_500(api, app, monkeypat
     """PostgreSQL restarting (or SQLite locked): clients get a 503 they may retry."""
     from sqlalchemy.exc import OperationalError
 
-    from scheduler.services import records
+    from scheduler.services.platform import records
 
     def down(*args, **kwargs):
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from scheduler.extensions import db
 from scheduler.jobs.heartbeat import WORKER_NAME
 from scheduler.models import Appointment, Message, Patient
-from scheduler.services import dispatch as dispatch_service
-from scheduler.services.dispatch import DispatchReport, claim_due, send_one
-from scheduler.services.senders import sender_and_limiter
+from scheduler.services.messaging import dispatch as dispatch_service
+from scheduler.services.messaging.dispatch import DispatchReport, claim_due, send_one
+from scheduler.services.messaging.senders import sender_and_limiter
 from tests.conftest import NOW
 from tests.support import clinic as c
 from tests.support.fake_twilio import FakeTwilio
@@ -73,7 +73,7 @@ def test_booking_plans_its_texts_in_the_same_transaction(app, api, fake, monkeyp
 
     # A failure after the texts were planned (here: the audit write) leaves none behind:
     # they were in the booking's transaction, not committed on their own.
-    from scheduler.services import booking
+    from scheduler.services.scheduling import booking
 
     def broken(*args, **kwargs):
         raise RuntimeError("audit store down")

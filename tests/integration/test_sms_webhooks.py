@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from scheduler.extensions import db
 from scheduler.models import Appointment, InboundMessage, Message, Patient
-from scheduler.services.dispatch import LEASE, claim_due
+from scheduler.services.messaging.dispatch import LEASE, claim_due
 from tests.conftest import NOW
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.sms import (

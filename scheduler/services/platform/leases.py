@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import or_, update
 
-from ..extensions import db
+from ...extensions import db
 
 
 def lease_free(model, now: dt.datetime):

@@ -5,8 +5,8 @@ import decimal
 from flask import g, has_request_context
 from sqlalchemy import inspect
 
-from ..extensions import db
-from ..models import AuditEntry
+from ...extensions import db
+from ...models import AuditEntry
 
 # Never copied into the audit log: secrets.
 REDACTED_COLUMNS = {"key_hash", "password", "password_encrypted", "secret", "token_hash"}

@@ -1,7 +1,7 @@
 """The SMS sender for this process: Twilio when configured, the log-only one otherwise."""
 from flask import current_app
 
-from ..adapters.sms import LogSender, RateLimiter, TwilioSender
+from ...adapters.sms import LogSender, RateLimiter, TwilioSender
 
 
 def sender_and_limiter():

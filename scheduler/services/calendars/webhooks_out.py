@@ -22,13 +22,13 @@ import time
 import requests
 from sqlalchemy import func, select, update
 
-from ..database import begin_write
-from ..domain.errors import Invalid
-from ..extensions import db
-from ..models import Change, WebhookAttempt, WebhookDelivery, WebhookSubscription
-from . import audit, records
-from .leases import lease_free, take_lease
-from .secrets_box import seal, unseal
+from ...database import begin_write
+from ...domain.errors import Invalid
+from ...extensions import db
+from ...models import Change, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from ..platform import audit, records
+from ..platform.leases import lease_free, take_lease
+from ..platform.secrets_box import seal, unseal
 
 log = logging.getLogger("scheduler.webhooks_out")
 GIVE_UP_AFTER = dt.timedelta(hours=24)
@@ -203,7 +203,7 @@ def _post(http, url: str, body: bytes, secret: str | None, now: dt.datetime):
 
 
 def _record_attempt(delivery_id, sub_id, now, status, error, ms) -> bool:
-    from .dispatch import backoff
+    from ..messaging.dispatch import backoff
 
     begin_write()
     delivery = db.session.get(WebhookDelivery, delivery_id)

@@ -11,8 +11,8 @@ import datetime as dt
 
 from sqlalchemy import select, text
 
-from ..extensions import db
-from ..models import Appointment, Change
+from ...extensions import db
+from ...models import Appointment, Change
 
 CHANGE_LOCK = 0x5C4E_D01E  # any constant: the advisory lock's key
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, or_, select, update
 
-from ..adapters.sms import OptedOutError, SmsError, count_segments
-from ..database import begin_write
-from ..domain.quiet_hours import fit_outside_quiet, is_quiet
-from ..extensions import db
-from ..metrics import TEXTS
-from ..models import ACTIVE_STATUSES, Appointment, Message, Patient
+from ...adapters.sms import OptedOutError, SmsError, count_segments
+from ...database import begin_write
+from ...domain.quiet_hours import fit_outside_quiet, is_quiet
+from ...extensions import db
+from ...metrics import TEXTS
+from ...models import ACTIVE_STATUSES, Appointment, Message, Patient
 from . import outbox
 
 log = logging.getLogger("scheduler.dispatch")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from ..database import begin_write
-from ..domain.errors import Conflict, Invalid
-from ..domain.templates import TemplateError, find_forbidden, validate_template
-from ..extensions import db
-from ..models import Location, MessageTemplate, SessionType
-from . import audit, records
+from ...database import begin_write
+from ...domain.errors import Conflict, Invalid
+from ...domain.templates import TemplateError, find_forbidden, validate_template
+from ...extensions import db
+from ...models import Location, MessageTemplate, SessionType
+from ..platform import audit, records
 
 KINDS = ("confirmation", "instructions", "reminder", "moved", "cancelled")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..adapters.sms import classify_delivery_error
-from ..database import begin_write
-from ..extensions import db
-from ..models import Message
+from ...adapters.sms import classify_delivery_error
+from ...database import begin_write
+from ...extensions import db
+from ...models import Message
 from .dispatch import backoff, mark_opted_out
 
 # Twilio's MessageStatus -> ours, with a rank: a callback never lowers the rank.

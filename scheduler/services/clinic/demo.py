@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import AvailabilityRule, Location, Patient, Provider, Room, TravelTime
+from ...extensions import db
+from ...models import AvailabilityRule, Location, Patient, Provider, Room, TravelTime
 from .catalog import seed_session_types
 
 WEEKDAYS_OPEN = {d: [["07:00", "19:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
@@ -83,7 +83,7 @@ def seed_demo() -> dict:
                                                   TravelTime.location_b_id == b)) is None:
         db.session.add(TravelTime(location_a_id=a, location_b_id=b, minutes=90))
         counts["travel times"] += 1
-    from ..domain.localtime import WEEKDAYS
+    from ...domain.localtime import WEEKDAYS
 
     for name, capabilities, states, days in STAFF:
         provider = db.session.scalar(select(Provider).where(Provider.name == name))

@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..adapters.ical_feed import FeedEvent, render_feed, render_freebusy
-from ..database import begin_write
-from ..domain import intervals as iv
-from ..domain.errors import Invalid
-from ..domain.intervals import Interval
-from ..extensions import db
-from ..models import (OCCUPYING_STATUSES, Appointment, BusyBlock, CalendarToken, Location, Patient, Provider,
+from ...adapters.ical_feed import FeedEvent, render_feed, render_freebusy
+from ...database import begin_write
+from ...domain import intervals as iv
+from ...domain.errors import Invalid
+from ...domain.intervals import Interval
+from ...extensions import db
+from ...models import (OCCUPYING_STATUSES, Appointment, BusyBlock, CalendarToken, Location, Patient, Provider,
                       Room, SessionType, TimeOff)
-from . import audit, records
+from ..platform import audit, records
 
 UID_DOMAIN = "clinic-scheduler"  # our UIDs end "@clinic-scheduler"; imports skip them
 PAST = dt.timedelta(days=90)
@@ -144,7 +144,7 @@ def feed(kind: str, subject_id: int, now: dt.datetime) -> bytes:
 
 
 def provider_zone(provider_id: int) -> str:
-    from ..models import AvailabilityRule
+    from ...models import AvailabilityRule
 
     # The zone of the lowest-numbered location they work at: stable between calls.
     tz = db.session.scalar(select(Location.timezone).join(

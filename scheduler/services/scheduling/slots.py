@@ -1,14 +1,14 @@
 """Slot search: bookable starts for a session type at a location, by the booking rules."""
 import datetime as dt
 
-from ..domain.errors import Invalid
-from ..domain.intervals import Interval
-from ..domain.scheduling import search
-from ..extensions import db
-from ..models import Appointment, Location, Patient, Provider
-from . import records
+from ...domain.errors import Invalid
+from ...domain.intervals import Interval
+from ...domain.scheduling import search
+from ...extensions import db
+from ...models import Appointment, Location, Patient, Provider
+from ..platform import records
 from .availability import load_snapshot
-from .calendar_sync import busy_blocks
+from ..calendars.calendar_sync import busy_blocks
 from .booking import active_session_type
 
 MAX_WINDOW = dt.timedelta(days=31)

@@ -1,11 +1,11 @@
 """Session types: the defaults of PRODUCT.md, and the rules an admin's edit must keep."""
 from sqlalchemy import select
 
-from ..domain.errors import Invalid, NotFound
-from ..domain.instructions import validate_instruction_rules
-from ..extensions import db
-from ..models import SessionType
-from . import records
+from ...domain.errors import Invalid, NotFound
+from ...domain.instructions import validate_instruction_rules
+from ...extensions import db
+from ...models import SessionType
+from ..platform import records
 
 REMS_MINIMUM_MONITORING = 120
 

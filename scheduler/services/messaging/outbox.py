@@ -10,9 +10,9 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from ..domain import reminders
-from ..extensions import db
-from ..models import Appointment, Message
+from ...domain import reminders
+from ...extensions import db
+from ...models import Appointment, Message
 from .message_templates import overrides_for
 
 COUNTED = ("planned", "sending", "sent", "delivered")

@@ -13,19 +13,20 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from ..adapters.busy_import import (CalendarDataError, CalendarUnreachable, caldav_state_tag, fetch_caldav,
+from ...adapters.busy_import import (CalendarDataError, CalendarUnreachable, caldav_state_tag, fetch_caldav,
                                      fetch_ics, parse_busy)
-from ..database import begin_write
-from ..domain import intervals as iv
-from ..domain.errors import Invalid, UpstreamFailed
-from ..domain.intervals import Interval
-from ..extensions import db
-from ..metrics import CALENDAR_FAILURES
-from ..models import OCCUPYING_STATUSES, Appointment, BusyBlock, ExternalCalendar, Provider
-from . import audit, changefeed, records
-from .leases import lease_free, take_lease
+from ...database import begin_write
+from ...domain import intervals as iv
+from ...domain.errors import Invalid, UpstreamFailed
+from ...domain.intervals import Interval
+from ...extensions import db
+from ...metrics import CALENDAR_FAILURES
+from ...models import OCCUPYING_STATUSES, Appointment, BusyBlock, ExternalCalendar, Provider
+from . import changefeed
+from ..platform import audit, records
+from ..platform.leases import lease_free, take_lease
 from .feeds import UID_DOMAIN, provider_zone
-from .secrets_box import seal, unseal
+from ..platform.secrets_box import seal, unseal
 
 log = logging.getLogger("scheduler.calendar_sync")
 HORIZON = dt.timedelta(days=90)

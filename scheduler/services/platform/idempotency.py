@@ -9,9 +9,9 @@ import json
 
 from sqlalchemy import select
 
-from ..domain.errors import Invalid
-from ..extensions import db
-from ..models import Appointment, IdempotencyRecord
+from ...domain.errors import Invalid
+from ...extensions import db
+from ...models import Appointment, IdempotencyRecord
 
 
 class Idempotency:

@@ -8,8 +8,8 @@ from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
-from ..models import Heartbeat
+from ...extensions import db
+from ...models import Heartbeat
 
 log = logging.getLogger("scheduler.readiness")
 logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
@@ -34,7 +34,7 @@ def check(now) -> dict:
         checks["database"] = "ok"
         checks["migrations"] = "ok" if current == migration_heads() else "behind"
         checks["scheduler"] = _scheduler(now)
-        from .calendar_sync import failing_count
+        from ..calendars.calendar_sync import failing_count
 
         failing = failing_count()
         checks["calendars"] = "ok" if not failing else f"{failing} failing"

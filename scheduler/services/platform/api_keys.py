@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..domain.errors import Conflict, Invalid
-from ..extensions import db
-from ..models import ApiKey
+from ...domain.errors import Conflict, Invalid
+from ...extensions import db
+from ...models import ApiKey
 
 ROLES = ("admin", "front_desk", "calendar")
 PREFIX_LENGTH = 11  # "ks_" and 8 characters: enough to find the row, useless alone.

@@ -1,11 +1,12 @@
 """Provider availability: weekly rules (licensed, non-overlapping) and time off."""
 from sqlalchemy import or_, select
 
-from ..database import begin_write
-from ..domain.errors import Conflict, Invalid, NotFound
-from ..extensions import db
-from ..models import AvailabilityRule, Location, Provider, TimeOff
-from . import audit, changefeed, records
+from ...database import begin_write
+from ...domain.errors import Conflict, Invalid, NotFound
+from ...extensions import db
+from ...models import AvailabilityRule, Location, Provider, TimeOff
+from ..calendars import changefeed
+from ..platform import audit, records
 
 
 def check_provider_change(provider: Provider, values: dict) -> None:

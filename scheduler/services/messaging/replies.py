@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import phonenumbers
 from sqlalchemy import select
 
-from ..database import begin_write
-from ..domain.templates import format_date, format_time
-from ..extensions import db
-from ..models import ACTIVE_STATUSES, Appointment, InboundMessage, Location, Patient
-from . import audit, records
+from ...database import begin_write
+from ...domain.templates import format_date, format_time
+from ...extensions import db
+from ...models import ACTIVE_STATUSES, Appointment, InboundMessage, Location, Patient
+from ..platform import audit, records
 from .dispatch import mark_opted_out
 from .outbox import pretty_phone
 

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..database import begin_write
-from ..domain.errors import Conflict, Invalid, NotFound
-from ..domain.intervals import Interval
-from ..domain.localtime import local_date_of
-from ..domain.scheduling import check_start
-from ..extensions import db
-from ..models import Appointment, AvailabilityRule, Location, Patient, Provider, Room, SessionType
-from . import audit, changefeed, outbox, records
+from ...database import begin_write
+from ...domain.errors import Conflict, Invalid, NotFound
+from ...domain.intervals import Interval
+from ...domain.localtime import local_date_of
+from ...domain.scheduling import check_start
+from ...extensions import db
+from ...models import Appointment, AvailabilityRule, Location, Patient, Provider, Room, SessionType
+from ..calendars import changefeed
+from ..messaging import outbox
+from ..platform import audit, records
 from .availability import load_snapshot
-from .calendar_sync import busy_blocks
+from ..calendars.calendar_sync import busy_blocks
 
 # FHIR Appointment statuses: which action leads from which status to which.
 TRANSITIONS = {

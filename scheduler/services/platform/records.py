@@ -2,9 +2,9 @@
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..database import begin_write
-from ..domain.errors import Conflict, Invalid, NotFound, PreconditionFailed
-from ..extensions import db
+from ...database import begin_write
+from ...domain.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from ...extensions import db
 from . import audit
 
 

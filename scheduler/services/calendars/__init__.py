@@ -1,0 +1,1 @@
+"""Calendars: feeds out, the change feed, webhooks out, busy time in."""

@@ -1,0 +1,1 @@
+"""The clinic's reference data: session types, the demo clinic."""

@@ -1,0 +1,1 @@
+"""Texts: the outbox, sending, delivery status, patients' replies, templates, senders."""

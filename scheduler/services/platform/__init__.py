@@ -1,0 +1,1 @@
+"""Cross-cutting plumbing: API keys, audit log, idempotency, records, leases, readiness, secrets."""

@@ -1,0 +1,1 @@
+"""Scheduling use cases: the snapshot the rules read, booking, slot search, provider availability."""
