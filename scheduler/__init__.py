@@ -64,6 +64,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_api(app, rest_api)
     register_cli(app)
+    if settings.bench_count_statements:
+        from .metrics import count_per_request
+
+        count_per_request(app)
     if settings.scheduler_embedded and not app.config.get("TESTING") and _serving():
         from .jobs.worker import start_embedded
 

@@ -49,6 +49,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # CORS stays off unless origins are listed
     # prometheus_client reads this variable itself; we read it to know which registry to use.
     prometheus_multiproc_dir: str | None = None
+    # BENCH_COUNT_STATEMENTS: each response carries its request's SQL statement count
+    # (scheduler/metrics.py); for the benchmarks, off by default.
+    bench_count_statements: bool = False
     embedded: bool = field(default=False, compare=False)
     # True when no SECRET_KEY was given (embedded default): create_app then keeps a stable
     # key in the instance folder, so stored secrets stay readable across restarts.
@@ -156,6 +159,7 @@ def load_settings(environ: dict | None = None) -> Settings:
         rate_limit_enabled=_bool("RATE_LIMIT_ENABLED", env.get("RATE_LIMIT_ENABLED")) is not False,
         cors_origins=_origins(get("CORS_ORIGINS")),
         prometheus_multiproc_dir=get("PROMETHEUS_MULTIPROC_DIR"),
+        bench_count_statements=_bool("BENCH_COUNT_STATEMENTS", env.get("BENCH_COUNT_STATEMENTS")) is True,
         embedded=embedded,
     )
     return validate(settings)
