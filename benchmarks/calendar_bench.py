@@ -352,7 +352,7 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
     from scheduler.adapters.busy_import import caldav_state_tag, fetch_caldav, parse_busy
     from scheduler.extensions import db
     from scheduler.models import BusyBlock, ExternalCalendar
-    from scheduler.services.calendars import calendar_sync
+    from scheduler.services.calendars import external_calendars as calendar_sync
     from scheduler.services.calendars.feeds import UID_DOMAIN, provider_zone
 
     app = make_app(url, now)

@@ -467,7 +467,7 @@ class HangingServer:
 
 
 def drill_caldav_hang(ctx: Ctx) -> dict:
-    from scheduler.services.calendars.calendar_sync import TIMEOUT
+    from scheduler.services.calendars.external_calendars import TIMEOUT
 
     out: dict = {"timeout_setting_seconds": TIMEOUT}
     with HangingServer() as hang, Services(ctx) as s:

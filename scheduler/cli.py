@@ -34,7 +34,7 @@ def register_cli(app):
     @app.cli.command("seed-defaults")
     def seed_defaults_command():
         """Insert the default session types that are missing (never overwrites edits)."""
-        from .services.clinic.catalog import seed_session_types
+        from .services.clinic.session_types import seed_session_types
 
         added = seed_session_types()
         db.session.commit()

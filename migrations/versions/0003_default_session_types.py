@@ -21,7 +21,7 @@ COLUMNS = ("code", "name", "category", "administering_minutes", "monitoring_minu
 
 
 def upgrade():
-    from scheduler.services.clinic.catalog import DEFAULT_SESSION_TYPES
+    from scheduler.services.clinic.session_types import DEFAULT_SESSION_TYPES
 
     table = sa.table("session_types", *(sa.column(c, sa.JSON if c in (
         "provider_capabilities", "instructions", "checkpoints") else None) for c in COLUMNS))

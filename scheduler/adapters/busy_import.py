@@ -50,7 +50,7 @@ class CalendarUnreachable(Exception):
 
 
 @dataclass(frozen=True)
-class BusyBlock:
+class BusyPeriod:
     start: datetime  # aware, UTC
     end: datetime  # aware, UTC
     uid: str
@@ -74,7 +74,7 @@ def parse_busy(
     ignore_uid_suffix: str | None = None,
     *,
     max_occurrences: int = MAX_OCCURRENCES,
-) -> list[BusyBlock]:
+) -> list[BusyPeriod]:
     """Busy blocks overlapping [window_start, window_end), sorted, never clipped.
 
     TZIDs that name an IANA zone are resolved with zoneinfo (icalendar's choice), so a
@@ -114,8 +114,8 @@ def _parse_calendar(ics_bytes: bytes) -> icalendar.Calendar:
     return calendar
 
 
-def _expand(query, window_start, window_end, zone, ignore_uid_suffix, limit) -> list[BusyBlock]:
-    blocks: list[BusyBlock] = []
+def _expand(query, window_start, window_end, zone, ignore_uid_suffix, limit) -> list[BusyPeriod]:
+    blocks: list[BusyPeriod] = []
     seen = 0
     span_start, span_end = window_start - WINDOW_PAD, window_end + WINDOW_PAD
     # Per series, lazily, so a runaway RRULE is stopped by the cap instead of
@@ -131,7 +131,7 @@ def _expand(query, window_start, window_end, zone, ignore_uid_suffix, limit) -> 
     return blocks
 
 
-def _to_block(occurrence, zone: ZoneInfo, ignore_uid_suffix: str | None) -> BusyBlock | None:
+def _to_block(occurrence, zone: ZoneInfo, ignore_uid_suffix: str | None) -> BusyPeriod | None:
     component = occurrence.as_component(False)
     uid = str(component.get("UID", ""))
     if ignore_uid_suffix and uid.endswith(ignore_uid_suffix):
@@ -143,7 +143,7 @@ def _to_block(occurrence, zone: ZoneInfo, ignore_uid_suffix: str | None) -> Busy
     start, end = _to_utc(occurrence.start, zone), _to_utc(occurrence.end, zone)
     if end <= start:
         return None  # a zero-length reminder blocks nothing
-    return BusyBlock(start=start, end=end, uid=uid)
+    return BusyPeriod(start=start, end=end, uid=uid)
 
 
 def _to_utc(value: date | datetime, zone: ZoneInfo) -> datetime:

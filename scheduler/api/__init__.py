@@ -25,11 +25,11 @@ def register_api(app, api):
 
     for module in (locations, providers, session_types, patients):
         api.register_blueprint(module.blp)
-    from . import appointments, calendar, hardening, inbound, messages, slots, templates, webhooks
+    from . import appointments, calendar, hardening, inbound, messages, slots, templates, twilio_webhooks
 
     hardening.register(app)  # first: its limits and timing wrap everything registered after
 
-    for module in (appointments, slots, messages, inbound, templates, webhooks, calendar):
+    for module in (appointments, slots, messages, inbound, templates, twilio_webhooks, calendar):
         module.register(app, api)
     app.register_blueprint(health.bp)
     register_error_handlers(app)

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
 from ..models import CalendarToken, ExternalCalendar, Provider, WebhookDelivery, WebhookSubscription
-from ..services.calendars import calendar_sync, changefeed, feeds, webhooks_out
+from ..services.calendars import changes, external_calendars, feeds, webhook_delivery
 from ..services.platform import records
 from .auth import ADMIN, ANY_ROLE, STAFF, actor, allow
 from .common import PageArgs, page_of, paginate
@@ -176,7 +176,7 @@ class Changes(MethodView):
     @blp.response(200, ChangesSchema)
     def get(self, args):
         since = decode_cursor(args["since"]) if args["since"] else 0
-        rows = changefeed.page(since, args["limit"], args.get("provider_id"), args.get("location_id"))
+        rows = changes.page(since, args["limit"], args.get("provider_id"), args.get("location_id"))
         return {"changes": rows, "next_cursor": encode_cursor(rows[-1].id if rows else since)}
 
 
@@ -185,7 +185,7 @@ class SubscriptionSchema(ma.Schema):
     id = Int(dump_only=True)
     url = ma.fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
                         validate=V.Length(max=500))
-    events = ma.fields.List(Str(validate=V.OneOf(list(webhooks_out.EVENT_KINDS) + ["*"])),
+    events = ma.fields.List(Str(validate=V.OneOf(list(webhook_delivery.EVENT_KINDS) + ["*"])),
                             required=True, validate=V.Length(min=1, max=20))
     secret = Str(dump_only=True, metadata={"description": "HMAC-SHA256 signing secret, shown once"})
     active = ma.fields.Boolean(dump_only=True)
@@ -228,7 +228,7 @@ class ReplayResultSchema(ma.Schema):
 
 
 def _with_backlog(items):
-    counts = webhooks_out.backlog()
+    counts = webhook_delivery.backlog()
     for sub in items:
         sub.backlog = counts.get(sub.id, 0)
     return items
@@ -248,7 +248,7 @@ class Subscriptions(MethodView):
     @blp.arguments(SubscriptionSchema)
     @blp.response(201, SubscriptionSchema)
     def post(self, data):
-        sub, secret = webhooks_out.subscribe(data["url"], data["events"], actor())
+        sub, secret = webhook_delivery.subscribe(data["url"], data["events"], actor())
         sub.secret, sub.backlog = secret, 0
         return sub
 
@@ -263,7 +263,7 @@ class SubscriptionById(MethodView):
     @allow(*ADMIN)
     @blp.response(204)
     def delete(self, sub_id):
-        webhooks_out.unsubscribe(sub_id, actor())
+        webhook_delivery.unsubscribe(sub_id, actor())
 
 
 @blp.route("/webhook-subscriptions/<int:sub_id>/deliveries")
@@ -285,7 +285,7 @@ class Replay(MethodView):
     @blp.response(200, ReplayResultSchema)
     def post(self, data, sub_id):
         since = decode_cursor(data["since"]) if data["since"] else 0
-        return {"queued": webhooks_out.replay(sub_id, since, actor(), _now())}
+        return {"queued": webhook_delivery.replay(sub_id, since, actor(), _now())}
 
 
 # ---------------------------------------------------------------- external calendars
@@ -322,7 +322,7 @@ class ExternalCalendars(MethodView):
     @blp.arguments(ExternalCalendarSchema)
     @blp.response(201, ExternalCalendarSchema)
     def post(self, data, provider_id):
-        return calendar_sync.link_calendar(provider_id, data, actor(), _now())
+        return external_calendars.link_calendar(provider_id, data, actor(), _now())
 
 
 @blp.route("/providers/<int:provider_id>/external-calendars/<int:calendar_id>")
@@ -330,7 +330,7 @@ class ExternalCalendarById(MethodView):
     @allow(*STAFF)
     @blp.response(204)
     def delete(self, provider_id, calendar_id):
-        calendar_sync.unlink_calendar(provider_id, calendar_id, actor(), _now())
+        external_calendars.unlink_calendar(provider_id, calendar_id, actor(), _now())
 
 
 @blp.route("/providers/<int:provider_id>/external-calendars/<int:calendar_id>/sync")
@@ -339,7 +339,7 @@ class ExternalCalendarSync(MethodView):
     @blp.response(200, SyncResultSchema)
     @blp.alt_response(502, description="calendar_unreachable: the old busy blocks are kept")
     def post(self, provider_id, calendar_id):
-        return calendar_sync.sync_calendar(calendar_id, _now(), provider_id=provider_id)
+        return external_calendars.sync_calendar(calendar_id, _now(), provider_id=provider_id)
 
 
 def register(app, api):

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from ..models import Location, Room
 from ..domain.errors import Invalid
-from ..services.messaging import message_templates
+from ..services.messaging import templates as message_templates
 from ..services.platform import records
 from .auth import ADMIN, STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag

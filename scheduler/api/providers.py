@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from ..models import AvailabilityRule, Provider, TimeOff
 from ..services.platform import records
-from ..services.scheduling import staff
+from ..services.scheduling import availability
 from .auth import ADMIN, STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
 from .fields import MAX_ID, Instant, Phone, WallTime, Weekday, validate_date_range, validate_state
@@ -105,7 +105,7 @@ class ProviderById(MethodView):
     def patch(self, data, provider_id):
         version = expected_version("providers", provider_id)
         return with_etag(records.update(Provider, provider_id, data, actor(), version,
-                                        check=staff.check_provider_change))
+                                        check=availability.check_provider_change))
 
 
 @blp.route("/providers/<int:provider_id>/availability")
@@ -121,7 +121,7 @@ class Availability(MethodView):
     @blp.arguments(RuleSchema)
     @blp.response(201, RuleSchema)
     def post(self, data, provider_id):
-        return with_etag(staff.add_rule(provider_id, data, actor(), _now()), 201)
+        return with_etag(availability.add_rule(provider_id, data, actor(), _now()), 201)
 
 
 @blp.route("/providers/<int:provider_id>/availability/<int:rule_id>")
@@ -129,7 +129,7 @@ class AvailabilityById(MethodView):
     @allow(*ADMIN)
     @blp.response(204)
     def delete(self, provider_id, rule_id):
-        staff.remove_rule(provider_id, rule_id, actor(), _now())
+        availability.remove_rule(provider_id, rule_id, actor(), _now())
 
 
 @blp.route("/providers/<int:provider_id>/time-off")
@@ -145,7 +145,7 @@ class TimeOffList(MethodView):
     @blp.arguments(TimeOffSchema)
     @blp.response(201, TimeOffSchema)
     def post(self, data, provider_id):
-        return with_etag(staff.add_time_off(provider_id, data, actor(), _now()), 201)
+        return with_etag(availability.add_time_off(provider_id, data, actor(), _now()), 201)
 
 
 @blp.route("/providers/<int:provider_id>/time-off/<int:time_off_id>")
@@ -153,4 +153,4 @@ class TimeOffById(MethodView):
     @allow(*STAFF)
     @blp.response(204)
     def delete(self, provider_id, time_off_id):
-        staff.remove_time_off(provider_id, time_off_id, actor(), _now())
+        availability.remove_time_off(provider_id, time_off_id, actor(), _now())

@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..models import MessageTemplate
-from ..services.messaging import message_templates
+from ..services.messaging import templates as message_templates
 from .auth import ADMIN, STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
 from .fields import MAX_ID

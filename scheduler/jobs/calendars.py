@@ -2,7 +2,7 @@ import logging
 
 from flask import current_app
 
-from ..services.calendars import calendar_sync, webhooks_out
+from ..services.calendars import external_calendars, webhook_delivery
 from .heartbeat import WORKER_NAME
 
 log = logging.getLogger("scheduler.jobs")
@@ -14,12 +14,12 @@ def calendar_sync_job() -> int:
     clock = current_app.extensions["clock"]
     done = 0
     for _ in range(CALENDARS_PER_RUN):
-        cal_id = calendar_sync.claim_due(clock.now(), WORKER_NAME)
+        cal_id = external_calendars.claim_due(clock.now(), WORKER_NAME)
         if cal_id is None:
             break
         try:
-            calendar_sync.sync_calendar(cal_id, clock.now())
-        except calendar_sync.CalendarSyncFailed as exc:
+            external_calendars.sync_calendar(cal_id, clock.now())
+        except external_calendars.CalendarSyncFailed as exc:
             log.warning("%s", exc.message)
         done += 1
     return done
@@ -28,5 +28,5 @@ def calendar_sync_job() -> int:
 def webhook_delivery_job() -> int:
     """Queue new changes for each subscription, then deliver them in order."""
     now = current_app.extensions["clock"].now()
-    webhooks_out.enqueue(now)
-    return webhooks_out.deliver_due(now, WORKER_NAME)
+    webhook_delivery.enqueue(now)
+    return webhook_delivery.deliver_due(now, WORKER_NAME)

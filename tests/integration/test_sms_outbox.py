@@ -1,5 +1,5 @@
 """The SMS outbox end to end inside one process: booking through the API plans texts in the
-same transaction, dispatch_job() sends them through the real twilio client to a recording
+same transaction, send_texts_job() sends them through the real twilio client to a recording
 fake Twilio, and the FixedClock decides what is due (issue 4, "Proven by tests").
 
 The clock starts at Tue 2030-01-01 08:00 in Los Angeles; MONDAY is 2030-01-07.

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from ...domain import reminders
 from ...extensions import db
 from ...models import Appointment, Message
-from .message_templates import overrides_for
+from .templates import overrides_for
 
 COUNTED = ("planned", "sending", "sent", "delivered")
 CAP_HORIZON = dt.timedelta(days=8)

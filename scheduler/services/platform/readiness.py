@@ -34,7 +34,7 @@ def check(now) -> dict:
         checks["database"] = "ok"
         checks["migrations"] = "ok" if current == migration_heads() else "behind"
         checks["scheduler"] = _scheduler(now)
-        from ..calendars.calendar_sync import failing_count
+        from ..calendars.external_calendars import failing_count
 
         failing = failing_count()
         checks["calendars"] = "ok" if not failing else f"{failing} failing"

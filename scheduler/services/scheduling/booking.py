@@ -21,11 +21,11 @@ from ...domain.localtime import local_date_of
 from ...domain.scheduling import check_start
 from ...extensions import db
 from ...models import Appointment, AvailabilityRule, Location, Patient, Provider, Room, SessionType
-from ..calendars import changefeed
+from ..calendars import changes
 from ..messaging import outbox
 from ..platform import audit, records
-from .availability import load_snapshot
-from ..calendars.calendar_sync import busy_blocks
+from .snapshot import load_snapshot
+from ..calendars.external_calendars import busy_blocks
 
 # FHIR Appointment statuses: which action leads from which status to which.
 TRANSITIONS = {
@@ -176,7 +176,7 @@ def _book(req: BookingRequest, actor: str, now: dt.datetime, idempotency) -> tup
     _flush_or_conflict()
     outbox.plan_booked(appt, now)
     audit.record(actor, "book", appt)
-    changefeed.record_appointment("appointment.booked", appt, now)
+    changes.record_appointment("appointment.booked", appt, now)
     if idempotency is not None:
         idempotency.remember(appt.id)
     _commit()
@@ -190,14 +190,14 @@ def _commit() -> None:
 MOVE_FIELDS = ("start", "provider_id", "room_id")
 
 
-def update(appointment_id: int, changes: dict, actor: str, now: dt.datetime,
+def update(appointment_id: int, edits: dict, actor: str, now: dt.datetime,
            expected_version: int | None) -> Appointment:
     """Move (start, provider, room) with every rule re-checked, or edit notes/ride."""
     begin_write()
     current = db.session.get(Appointment, appointment_id)
     if current is None:
         raise NotFound(f"No appointment with id {appointment_id}.")
-    moving = any(k in changes and changes[k] != _current(current, k) for k in MOVE_FIELDS)
+    moving = any(k in edits and edits[k] != _current(current, k) for k in MOVE_FIELDS)
     if moving:
         ids = sorted({current.location_id})
         _lock_resources(ids)
@@ -207,17 +207,17 @@ def update(appointment_id: int, changes: dict, actor: str, now: dt.datetime,
     if moving:
         if appt.status != "booked":
             raise Conflict(f"A {appt.status} appointment cannot be moved.", code="invalid_transition")
-        records.require_refs(provider_id=(Provider, changes.get("provider_id")),
-                             room_id=(Room, changes.get("room_id")))
-        _move(appt, changes, now)
+        records.require_refs(provider_id=(Provider, edits.get("provider_id")),
+                             room_id=(Room, edits.get("room_id")))
+        _move(appt, edits, now)
     for key in ("notes", "ride_arranged"):
-        if key in changes:
-            setattr(appt, key, changes[key] if key != "notes" else (changes[key] or ""))
+        if key in edits:
+            setattr(appt, key, edits[key] if key != "notes" else (edits[key] or ""))
     if audit.snapshot(appt) != before:
         appt.version += 1
         audit.record(actor, "move" if moving else "update", appt, before=before)
         if moving:
-            changefeed.record_appointment("appointment.moved", appt, now, previous={
+            changes.record_appointment("appointment.moved", appt, now, previous={
                 "start": before["start_at"], "provider_id": before["provider_id"], "room_id": before["room_id"]})
     _commit()
     return appt
@@ -227,12 +227,12 @@ def _current(appt: Appointment, key: str):
     return appt.start_at if key == "start" else getattr(appt, key)
 
 
-def _move(appt: Appointment, changes: dict, now) -> None:
+def _move(appt: Appointment, edits: dict, now) -> None:
     location, st = appt.location, appt.session_type
     patient = records.lock(Patient, appt.patient_id)
-    start = changes.get("start", appt.start_at)
-    provider_id = changes.get("provider_id", appt.provider_id)
-    wanted_room = changes.get("room_id")
+    start = edits.get("start", appt.start_at)
+    provider_id = edits.get("provider_id", appt.provider_id)
+    wanted_room = edits.get("room_id")
     if appt.telehealth and wanted_room is not None:
         raise Invalid("A telehealth session uses no room.", errors={"room_id": ["Leave it out for telehealth."]})
     if appt.follows_appointment_id:
@@ -279,6 +279,6 @@ def transition(appointment_id: int, action: str, actor: str, now: dt.datetime,
     appt.version += 1
     audit.record(actor, action.replace("_", "-"), appt, before=before)
     if action in ("cancel", "no_show"):  # the time is free again
-        changefeed.record_appointment(f"appointment.{target}", appt, now)
+        changes.record_appointment(f"appointment.{target}", appt, now)
     db.session.commit()
     return appt

@@ -7,8 +7,8 @@ from ...domain.scheduling import search
 from ...extensions import db
 from ...models import Appointment, Location, Patient, Provider
 from ..platform import records
-from .availability import load_snapshot
-from ..calendars.calendar_sync import busy_blocks
+from .snapshot import load_snapshot
+from ..calendars.external_calendars import busy_blocks
 from .booking import active_session_type
 
 MAX_WINDOW = dt.timedelta(days=31)

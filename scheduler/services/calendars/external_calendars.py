@@ -22,13 +22,13 @@ from ...domain.intervals import Interval
 from ...extensions import db
 from ...metrics import CALENDAR_FAILURES
 from ...models import OCCUPYING_STATUSES, Appointment, BusyBlock, ExternalCalendar, Provider
-from . import changefeed
+from . import changes
 from ..platform import audit, records
 from ..platform.leases import lease_free, take_lease
 from .feeds import UID_DOMAIN, provider_zone
 from ..platform.secrets_box import seal, unseal
 
-log = logging.getLogger("scheduler.calendar_sync")
+log = logging.getLogger("scheduler.external_calendars")
 HORIZON = dt.timedelta(days=90)
 PAST = dt.timedelta(days=1)
 INTERVAL = dt.timedelta(minutes=5)
@@ -71,7 +71,7 @@ def unlink_calendar(provider_id: int, calendar_id: int, actor: str, now: dt.date
     cal = _calendar_of(provider_id, calendar_id)
     audit.record(actor, "delete", cal, before=audit.snapshot(cal), after={})
     db.session.execute(delete(BusyBlock).where(BusyBlock.calendar_id == cal.id))
-    changefeed.record("busy.updated", "external_calendar", cal.id, now, provider_id=provider_id,
+    changes.record("busy.updated", "external_calendar", cal.id, now, provider_id=provider_id,
                       data={"blocks": 0, "unlinked": True})
     db.session.delete(cal)
     db.session.commit()
@@ -142,7 +142,7 @@ def _record_success(calendar_id, now, blocks, etag, last_modified) -> SyncResult
     merged = iv.merge(Interval(b.start, b.end) for b in blocks)
     db.session.add_all(BusyBlock(calendar_id=calendar_id, provider_id=cal.provider_id, start_at=m.start,
                                  end_at=m.end) for m in merged)
-    changefeed.record("busy.updated", "external_calendar", calendar_id, now, provider_id=cal.provider_id,
+    changes.record("busy.updated", "external_calendar", calendar_id, now, provider_id=cal.provider_id,
                       data={"blocks": len(merged)})
     conflicts = flag_conflicts(cal.provider_id, now)
     db.session.commit()
@@ -177,7 +177,7 @@ def flag_conflicts(provider_id: int, now: dt.datetime) -> list[int]:
             appt.conflict, appt.conflict_reason = True, "The provider's own calendar shows them busy."
             appt.version += 1
             newly.append(appt.id)
-            changefeed.record_appointment("appointment.conflict", appt, now)
+            changes.record_appointment("appointment.conflict", appt, now)
         elif not clash and appt.conflict:
             appt.conflict, appt.conflict_reason = False, None
             appt.version += 1

@@ -11,7 +11,7 @@ BATCH = 50
 CONCURRENCY = 4  # sends in flight at once per worker; the rate limiter spaces them
 
 
-def dispatch_job() -> DispatchReport:
+def send_texts_job() -> DispatchReport:
     """Claim the due texts and send them, a few at a time, each in its own app context."""
     app = current_app._get_current_object()
     now = app.extensions["clock"].now()

@@ -30,7 +30,7 @@ from ..platform import audit, records
 from ..platform.leases import lease_free, take_lease
 from ..platform.secrets_box import seal, unseal
 
-log = logging.getLogger("scheduler.webhooks_out")
+log = logging.getLogger("scheduler.webhook_delivery")
 GIVE_UP_AFTER = dt.timedelta(hours=24)
 LEASE = dt.timedelta(minutes=2)
 TIMEOUT = 5.0

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ..services.messaging.delivery import record_status
+from ..services.messaging.status_callbacks import record_status
 from ..services.messaging.replies import handle_reply
 
 log = logging.getLogger("scheduler.webhooks")
