@@ -2,12 +2,13 @@
 import click
 from flask import current_app
 
+from .domain.vocabulary import ROLES
 from .extensions import db
 
 
 def register_cli(app):
     @app.cli.command("create-api-key")
-    @click.option("--role", required=True, type=click.Choice(["admin", "front_desk", "calendar"]))
+    @click.option("--role", required=True, type=click.Choice(ROLES))
     @click.option("--name", required=True, help="who holds the key; shown in the audit log")
     def create_api_key_command(role, name):
         """Create an API key and print it once, alone on the last line."""

@@ -8,7 +8,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..domain.localtime import local_day_window
 from ..extensions import db
-from ..models import STATUSES, Appointment, Location
+from ..domain.vocabulary import APPOINTMENT_STATUSES as STATUSES
+from ..models import Appointment, Location
 from ..services.platform import records
 from ..services.scheduling import booking
 from ..services.platform.idempotency import Idempotency

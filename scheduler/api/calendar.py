@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
+from ..domain.vocabulary import BUSY_SOURCES, CALENDAR_KINDS, CHANGE_KINDS, DELIVERY_STATUSES
 from ..models import CalendarToken, ExternalCalendar, Provider, WebhookDelivery, WebhookSubscription
 from ..services.calendars import changes, external_calendars, feeds, webhook_delivery
 from ..services.platform import records
@@ -114,7 +115,7 @@ class BusyQuery(ma.Schema):
 class BusyItemSchema(ma.Schema):
     start = Instant()
     end = Instant()
-    source = Str(metadata={"enum": ["appointment", "time_off", "external"]})
+    source = Str(metadata={"enum": list(BUSY_SOURCES)})
 
 
 class BusySchema(ma.Schema):
@@ -185,7 +186,7 @@ class SubscriptionSchema(ma.Schema):
     id = Int(dump_only=True)
     url = ma.fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
                         validate=V.Length(max=500))
-    events = ma.fields.List(Str(validate=V.OneOf(list(webhook_delivery.EVENT_KINDS) + ["*"])),
+    events = ma.fields.List(Str(validate=V.OneOf(list(CHANGE_KINDS) + ["*"])),
                             required=True, validate=V.Length(min=1, max=20))
     secret = Str(dump_only=True, metadata={"description": "HMAC-SHA256 signing secret, shown once"})
     active = ma.fields.Boolean(dump_only=True)
@@ -204,7 +205,7 @@ class AttemptSchema(ma.Schema):
 class DeliverySchema(ma.Schema):
     id = Int()
     change_id = Int()
-    status = Str(metadata={"enum": ["pending", "delivered", "dead"]})
+    status = Str(metadata={"enum": list(DELIVERY_STATUSES)})
     attempts = Int()
     next_attempt_at = Instant()
     delivered_at = Instant(allow_none=True)
@@ -292,7 +293,7 @@ class Replay(MethodView):
 class ExternalCalendarSchema(ma.Schema):
     id = Int(dump_only=True)
     provider_id = Int(dump_only=True)
-    kind = Str(required=True, validate=V.OneOf(["caldav", "ics"]))
+    kind = Str(required=True, validate=V.OneOf(CALENDAR_KINDS))
     url = ma.fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
                         validate=V.Length(max=1000))
     username = Str(allow_none=True, validate=V.Length(max=200))

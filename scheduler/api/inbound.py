@@ -3,6 +3,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..domain.vocabulary import REPLY_ACTIONS
 from ..models import InboundMessage
 from ..services.messaging import replies
 from .auth import STAFF, actor, allow
@@ -18,7 +19,7 @@ class InboundSchema(ma.Schema):
     appointment_id = ma.fields.Integer(allow_none=True)
     from_phone = ma.fields.String()
     body = ma.fields.String()
-    action = ma.fields.String(metadata={"enum": ["confirm", "opt_out", "opt_in", "help", "other"]})
+    action = ma.fields.String(metadata={"enum": list(REPLY_ACTIONS)})
     handled = ma.fields.Boolean()
     received_at = Instant()
 

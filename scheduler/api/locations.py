@@ -3,6 +3,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..domain.vocabulary import ROOM_KINDS, SMS_PROFILES
 from ..models import Location, Room
 from ..domain.errors import Invalid
 from ..services.messaging import templates as message_templates
@@ -63,7 +64,7 @@ class LocationSchema(ma.Schema):
     slot_minutes = Int(validate=V.OneOf([5, 10, 15, 20, 30, 60]))
     quiet_start = Str(validate=V.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))
     quiet_end = Str(validate=V.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))
-    sms_profile = Str(validate=V.OneOf(["standard", "exemption"]))
+    sms_profile = Str(validate=V.OneOf(SMS_PROFILES))
     sms_max_per_day = Int(validate=V.Range(min=1, max=10))
     sms_max_per_week = Int(validate=V.Range(min=1, max=50))
     feed_shows_patient_names = ma.fields.Boolean()
@@ -74,7 +75,7 @@ class RoomSchema(ma.Schema):
     id = Int(dump_only=True)
     location_id = Int(dump_only=True)
     name = Str(required=True, validate=V.Length(min=1, max=80))
-    kind = Str(required=True, validate=V.OneOf(["treatment", "therapy"]))
+    kind = Str(required=True, validate=V.OneOf(ROOM_KINDS))
     active = ma.fields.Boolean()
     version = Int(dump_only=True)
 

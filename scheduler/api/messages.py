@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..models import Appointment, Message
-from ..models.messaging import MESSAGE_STATUSES
+from ..domain.vocabulary import MESSAGE_KINDS, MESSAGE_STATUSES
 from ..services.platform import records
 from .auth import STAFF, allow
 from .common import PageArgs, page_of, paginate
@@ -19,8 +19,7 @@ class MessageSchema(ma.Schema):
     id = Int()
     appointment_id = Int(allow_none=True)
     patient_id = Int()
-    kind = Str(metadata={"enum": ["confirmation", "instructions", "reminder", "moved", "cancelled",
-                                  "reply"]})
+    kind = Str(metadata={"enum": list(MESSAGE_KINDS)})
     status = Str(metadata={"enum": list(MESSAGE_STATUSES)})
     body = Str()
     send_at = Instant()

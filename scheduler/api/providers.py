@@ -5,6 +5,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
+from ..domain.localtime import WEEKDAYS
+from ..domain.vocabulary import CAPABILITIES
 from ..models import AvailabilityRule, Provider, TimeOff
 from ..services.platform import records
 from ..services.scheduling import availability
@@ -32,7 +34,7 @@ class ProviderSchema(ma.Schema):
     id = Int(dump_only=True)
     name = Str(required=True, validate=V.Length(min=1, max=120))
     capabilities = ma.fields.List(
-        Str(validate=V.OneOf(["prescriber", "nurse", "therapist"])), required=True,
+        Str(validate=V.OneOf(CAPABILITIES)), required=True,
         validate=[V.Length(min=1, max=3), _unique])
     licensed_states = ma.fields.List(Str(validate=validate_state), required=True,
                                      validate=[V.Length(min=1, max=60), _unique])
@@ -47,7 +49,7 @@ class RuleSchema(ma.Schema):
     id = Int(dump_only=True)
     provider_id = Int(dump_only=True)
     location_id = Int(required=True, validate=V.Range(min=1, max=MAX_ID))
-    weekday = Weekday(required=True, metadata={"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]})
+    weekday = Weekday(required=True, metadata={"enum": list(WEEKDAYS)})
     start_time = WallTime(required=True, metadata={"example": "08:00"})
     end_time = WallTime(required=True, metadata={"example": "17:00"})
     valid_from = ma.fields.Date(allow_none=True, validate=validate_date_range)

@@ -3,6 +3,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..domain.vocabulary import MESSAGE_KINDS, TEMPLATE_VARIANTS
 from ..models import MessageTemplate
 from ..services.messaging import templates as message_templates
 from .auth import ADMIN, STAFF, actor, allow
@@ -15,8 +16,8 @@ V = ma.validate
 
 class TemplateSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
-    kind = ma.fields.String(required=True, validate=V.OneOf(message_templates.KINDS))
-    variant = ma.fields.String(load_default="full", validate=V.OneOf(["full", "short"]), metadata={
+    kind = ma.fields.String(required=True, validate=V.OneOf(MESSAGE_KINDS))
+    variant = ma.fields.String(load_default="full", validate=V.OneOf(TEMPLATE_VARIANTS), metadata={
         "description": "short: used when the full text does not fit (e.g. the 160-character exemption profile)"})
     session_type_id = ma.fields.Integer(allow_none=True, validate=V.Range(min=1, max=MAX_ID))
     location_id = ma.fields.Integer(allow_none=True, validate=V.Range(min=1, max=MAX_ID))

@@ -25,7 +25,6 @@ from typing import Mapping
 from .errors import DomainError
 from .instructions import RULES as INSTRUCTION_RULES
 
-KINDS = ("confirmation", "instructions", "reminder", "moved", "cancelled")
 OPT_OUT = "Reply STOP to opt out"
 
 

@@ -2,7 +2,8 @@
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from ..domain.vocabulary import CALENDAR_KINDS, DELIVERY_STATUSES
+from .types import UTCDateTime, one_of, utcnow
 
 
 class CalendarToken(db.Model):
@@ -62,7 +63,7 @@ class WebhookDelivery(db.Model):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("subscription_id", "change_id"),
-        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status_known"),
+        CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status_known"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     )
     id = db.Column(db.Integer, primary_key=True)
@@ -94,7 +95,7 @@ class WebhookAttempt(db.Model):
 
 class ExternalCalendar(db.Model):
     __tablename__ = "external_calendars"
-    __table_args__ = (CheckConstraint("kind IN ('caldav', 'ics')", name="kind_known"),)
+    __table_args__ = (CheckConstraint(one_of("kind", CALENDAR_KINDS), name="kind_known"),)
     id = db.Column(db.Integer, primary_key=True)
     provider_id = db.Column(db.ForeignKey("providers.id"), nullable=False, index=True)
     kind = db.Column(db.String(10), nullable=False)

@@ -33,3 +33,8 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def one_of(column: str, values) -> str:
+    """The SQL of a CHECK that ``column`` holds one of ``values`` (domain/vocabulary.py)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"

@@ -7,9 +7,10 @@ import pytest
 
 from scheduler.domain import templates
 from scheduler.domain.templates import (
-    DEFAULT_TEMPLATES, KINDS, OPT_OUT, TemplateError, find_forbidden, format_date,
+    DEFAULT_TEMPLATES, OPT_OUT, TemplateError, find_forbidden, format_date,
     format_time, gsm7_segments, is_gsm7, prep_text, render, validate_template,
 )
+from scheduler.domain.vocabulary import MESSAGE_KINDS as KINDS
 
 IV_RULES = {"no_solid_food_hours": 6, "clear_liquids_until_hours": 2}
 NASAL_RULES = {"no_food_hours": 2, "no_liquids_minutes": 30}

@@ -21,7 +21,8 @@ from ...domain.errors import Invalid, UpstreamFailed
 from ...domain.intervals import Interval
 from ...extensions import db
 from ...metrics import CALENDAR_FAILURES
-from ...models import OCCUPYING_STATUSES, Appointment, BusyBlock, ExternalCalendar, Provider
+from ...domain.vocabulary import OCCUPYING_STATUSES
+from ...models import Appointment, BusyBlock, ExternalCalendar, Provider
 from . import changes
 from ..platform import audit, records
 from ..platform.leases import lease_free, take_lease

@@ -16,8 +16,9 @@ from ...database import begin_write
 from ...domain import intervals as iv
 from ...domain.errors import Invalid
 from ...domain.intervals import Interval
+from ...domain.vocabulary import OCCUPYING_STATUSES
 from ...extensions import db
-from ...models import (OCCUPYING_STATUSES, Appointment, BusyBlock, CalendarToken, Location, Patient, Provider,
+from ...models import (Appointment, BusyBlock, CalendarToken, Location, Patient, Provider,
                       Room, SessionType, TimeOff)
 from ..platform import audit, records
 

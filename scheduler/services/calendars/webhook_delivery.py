@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 
 from ...database import begin_write
 from ...domain.errors import Invalid
+from ...domain.vocabulary import CHANGE_KINDS
 from ...extensions import db
 from ...models import Change, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from ..platform import audit, records
@@ -34,9 +35,6 @@ log = logging.getLogger("scheduler.webhook_delivery")
 GIVE_UP_AFTER = dt.timedelta(hours=24)
 LEASE = dt.timedelta(minutes=2)
 TIMEOUT = 5.0
-EVENT_KINDS = ("appointment.booked", "appointment.moved", "appointment.cancelled", "appointment.noshow",
-               "appointment.conflict", "availability.rule_added", "availability.rule_removed",
-               "time_off.added", "time_off.removed", "busy.updated")
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -45,7 +43,7 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def subscribe(url: str, events: list[str], actor: str) -> tuple[WebhookSubscription, str]:
-    unknown = sorted(set(events) - set(EVENT_KINDS) - {"*"})
+    unknown = sorted(set(events) - set(CHANGE_KINDS) - {"*"})
     if unknown:
         raise Invalid("Unknown event kinds.", errors={"events": [f"Unknown: {', '.join(unknown)}."]})
     begin_write()

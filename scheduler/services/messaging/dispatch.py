@@ -25,7 +25,8 @@ from ...database import begin_write
 from ...domain.quiet_hours import fit_outside_quiet, is_quiet
 from ...extensions import db
 from ...metrics import TEXTS
-from ...models import ACTIVE_STATUSES, Appointment, Message, Patient
+from ...domain.vocabulary import ACTIVE_STATUSES
+from ...models import Appointment, Message, Patient
 from . import outbox
 
 log = logging.getLogger("scheduler.dispatch")

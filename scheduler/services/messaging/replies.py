@@ -16,7 +16,8 @@ from sqlalchemy import select
 from ...database import begin_write
 from ...domain.templates import format_date, format_time
 from ...extensions import db
-from ...models import ACTIVE_STATUSES, Appointment, InboundMessage, Location, Patient
+from ...domain.vocabulary import ACTIVE_STATUSES
+from ...models import Appointment, InboundMessage, Location, Patient
 from ..platform import audit, records
 from .dispatch import mark_opted_out
 from .outbox import pretty_phone

@@ -11,8 +11,6 @@ from ...extensions import db
 from ...models import Location, MessageTemplate, SessionType
 from ..platform import audit, records
 
-KINDS = ("confirmation", "instructions", "reminder", "moved", "cancelled")
-
 
 def _check(values: dict) -> None:
     try:

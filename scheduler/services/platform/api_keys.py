@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ...domain.errors import Conflict, Invalid
+from ...domain.vocabulary import ROLES
 from ...extensions import db
 from ...models import ApiKey
 
-ROLES = ("admin", "front_desk", "calendar")
 PREFIX_LENGTH = 11  # "ks_" and 8 characters: enough to find the row, useless alone.
 
 

@@ -16,8 +16,9 @@ from ...domain import intervals as iv
 from ...domain.intervals import Interval
 from ...domain.localtime import WEEKDAYS, local_date_of, local_dates, local_day_window, local_span
 from ...domain.scheduling import PatientState, RoomState, SessionSpec, Site, Staff, watchers_and_slack
+from ...domain.vocabulary import OCCUPYING_STATUSES
 from ...extensions import db
-from ...models import (OCCUPYING_STATUSES, Appointment, AvailabilityRule, Location, Patient, Provider,
+from ...models import (Appointment, AvailabilityRule, Location, Patient, Provider,
                       Room, SessionType, TimeOff, TravelTime)
 
 DEFAULT_TRAVEL_MINUTES = 90
