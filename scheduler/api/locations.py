@@ -10,7 +10,7 @@ from ..services.messaging import templates as message_templates
 from ..services.platform import records
 from .auth import ADMIN, STAFF, actor, allow
 from .common import PageArgs, expected_version, page_of, paginate, with_etag
-from .fields import Phone, parse_wall_time, validate_state, validate_timezone
+from .fields import Phone, validate_state, validate_timezone, wall_time
 from ..domain.localtime import WEEKDAYS
 
 blp = Blueprint("locations", __name__, url_prefix="/api/v1", description="Clinics and rooms")
@@ -35,7 +35,7 @@ class OpeningHours(ma.fields.Dict):
             for span in spans:
                 if not isinstance(span, list) or len(span) != 2:
                     raise ma.ValidationError(f"{day}: each span is [\"HH:MM\", \"HH:MM\"].")
-                start, end = (parse_wall_time(t) for t in span)
+                start, end = wall_time(span[0]), wall_time(span[1], end=True)
                 if end <= start:
                     raise ma.ValidationError(f"{day}: a span must close after it opens.")
                 clean.append(span)
@@ -62,8 +62,8 @@ class LocationSchema(ma.Schema):
                            metadata={"description": "patients one clinician may monitor at once"})
     turnover_minutes = Int(validate=V.Range(min=0, max=240))
     slot_minutes = Int(validate=V.OneOf([5, 10, 15, 20, 30, 60]))
-    quiet_start = Str(validate=V.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))
-    quiet_end = Str(validate=V.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))
+    quiet_start = Str(validate=wall_time, metadata={"example": "21:00"})
+    quiet_end = Str(validate=wall_time, metadata={"example": "08:00"})
     sms_profile = Str(validate=V.OneOf(SMS_PROFILES))
     sms_max_per_day = Int(validate=V.Range(min=1, max=10))
     sms_max_per_week = Int(validate=V.Range(min=1, max=50))

@@ -51,7 +51,7 @@ class RuleSchema(ma.Schema):
     location_id = Int(required=True, validate=V.Range(min=1, max=MAX_ID))
     weekday = Weekday(required=True, metadata={"enum": list(WEEKDAYS)})
     start_time = WallTime(required=True, metadata={"example": "08:00"})
-    end_time = WallTime(required=True, metadata={"example": "17:00"})
+    end_time = WallTime(end=True, required=True, metadata={"example": "17:00"})
     valid_from = ma.fields.Date(allow_none=True, validate=validate_date_range)
     valid_until = ma.fields.Date(allow_none=True, validate=validate_date_range)
 

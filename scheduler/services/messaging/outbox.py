@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from ...domain import reminders
+from ...domain.localtime import parse_wall_time
 from ...extensions import db
 from ...models import Appointment, Message
 from .templates import overrides_for
@@ -23,7 +24,8 @@ def clinic_of(location) -> reminders.Clinic:
     return reminders.Clinic(
         display_name=location.sms_display_name, phone=pretty_phone(location.phone),
         address=location.address or "", tz=location.timezone,
-        quiet_start=_time(location.quiet_start), quiet_end=_time(location.quiet_end))
+        quiet_start=parse_wall_time(location.quiet_start),
+        quiet_end=parse_wall_time(location.quiet_end))
 
 
 def policy_of(location) -> reminders.Policy:
@@ -103,10 +105,6 @@ def void_planned(appt: Appointment, why: str, now: dt.datetime) -> int:
         .values(status="voided", reason=f"appointment {why}", updated_at=now)
         .execution_options(synchronize_session=False))
     return result.rowcount
-
-
-def _time(text: str) -> dt.time:
-    return dt.time(int(text[:2]), int(text[3:5]))
 
 
 def pretty_phone(e164: str) -> str:

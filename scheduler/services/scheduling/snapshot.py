@@ -14,7 +14,8 @@ from sqlalchemy import and_, exists, or_, select
 
 from ...domain import intervals as iv
 from ...domain.intervals import Interval
-from ...domain.localtime import WEEKDAYS, local_date_of, local_dates, local_day_window, local_span
+from ...domain.localtime import (WEEKDAYS, local_date_of, local_dates, local_day_window, local_span,
+                                 parse_wall_time)
 from ...domain.scheduling import PatientState, RoomState, SessionSpec, Site, Staff, watchers_and_slack
 from ...domain.vocabulary import OCCUPYING_STATUSES
 from ...extensions import db
@@ -23,7 +24,6 @@ from ...models import (Appointment, AvailabilityRule, Location, Patient, Provide
 
 DEFAULT_TRAVEL_MINUTES = 90
 MARGIN = dt.timedelta(days=1)
-END_OF_DAY = dt.time(23, 59, 59)
 
 
 @dataclass
@@ -76,12 +76,11 @@ def load_snapshot(location: Location, st: SessionType, window: Interval,
 
     on_site = defaultdict(list)
     for rule, _ in rules:
-        end = dt.time(0) if rule.end_time >= END_OF_DAY else rule.end_time
         for day in days:
             if day.weekday() != rule.weekday or (rule.valid_from and day < rule.valid_from) \
                     or (rule.valid_until and day > rule.valid_until):
                 continue
-            span_iv = local_span(day, rule.start_time, end, tz)
+            span_iv = local_span(day, rule.start_time, rule.end_time, tz)
             if span_iv is not None:
                 on_site[rule.provider_id].append(span_iv)
 
@@ -120,7 +119,7 @@ def load_snapshot(location: Location, st: SessionType, window: Interval,
     opening = []
     for day in days:
         for start, end in (location.opening_hours or {}).get(WEEKDAYS[day.weekday()], []):
-            span_iv = local_span(day, _wall(start), _wall(end), tz)
+            span_iv = local_span(day, parse_wall_time(start), parse_wall_time(end, end=True), tz)
             if span_iv is not None:
                 opening.append(span_iv)
     site = Site(location_id=location.id, tz=tz, state=location.state, ratio=location.monitoring_ratio,
@@ -186,7 +185,3 @@ def cleared_for_dosing(patient: Patient) -> bool:
         Appointment.patient_id == patient.id, Appointment.status == "fulfilled",
         Appointment.session_type_id.in_(consultation))))))
 
-
-def _wall(text: str) -> dt.time:
-    hh, mm = int(text[:2]), int(text[3:5])
-    return dt.time(0) if hh == 24 else dt.time(hh, mm)
