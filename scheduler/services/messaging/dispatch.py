@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, or_, select, update
 
-from ...adapters.sms import OptedOutError, SmsError, count_segments
+from ...adapters.sms import OptedOutError, SmsError
 from ...database import begin_write
+from ...domain.segments import count_segments
 from ...domain.quiet_hours import fit_outside_quiet, is_quiet
 from ...extensions import db
 from ...metrics import TEXTS
