@@ -188,12 +188,17 @@ def fetch_ics(
             return FetchResult(
                 "ok", body, response.headers.get("ETag"), response.headers.get("Last-Modified")
             )
-    except requests.exceptions.Timeout as exc:
-        raise CalendarUnreachable(f"timed out after {timeout:g}s", "timeout") from exc
-    except requests.exceptions.ConnectionError as exc:
-        raise CalendarUnreachable(f"cannot connect: {_short(exc)}", "connection") from exc
     except requests.exceptions.RequestException as exc:
-        raise CalendarUnreachable(f"request failed: {_short(exc)}", "connection") from exc
+        raise _unreachable(exc, requests.exceptions, timeout) from exc
+
+
+def _unreachable(exc, http_errors, timeout: float, prefix: str = "") -> CalendarUnreachable:
+    """A requests-style failure (requests', or the copy caldav ships) as ours."""
+    if isinstance(exc, http_errors.Timeout):
+        return CalendarUnreachable(f"{prefix}timed out after {timeout:g}s", "timeout")
+    if isinstance(exc, http_errors.ConnectionError):
+        return CalendarUnreachable(f"cannot connect: {_short(exc)}", "connection")
+    return CalendarUnreachable(f"{prefix}request failed: {_short(exc)}", "connection")
 
 
 def _read_limited(response, deadline: float, max_bytes: int) -> bytes:
@@ -280,12 +285,8 @@ def fetch_caldav(
         raise CalendarUnreachable("CalDAV: no calendar at this URL (HTTP 404)", "not_found") from exc
     except dav_error.DAVError as exc:
         raise CalendarUnreachable(f"CalDAV error: {_short(exc)}", "http_error") from exc
-    except dav_http.exceptions.Timeout as exc:
-        raise CalendarUnreachable(f"CalDAV timed out after {timeout:g}s", "timeout") from exc
-    except dav_http.exceptions.ConnectionError as exc:
-        raise CalendarUnreachable(f"cannot connect: {_short(exc)}", "connection") from exc
     except dav_http.exceptions.RequestException as exc:
-        raise CalendarUnreachable(f"CalDAV request failed: {_short(exc)}", "connection") from exc
+        raise _unreachable(exc, dav_http.exceptions, timeout, "CalDAV ") from exc
     except OSError as exc:
         raise CalendarUnreachable(f"cannot connect: {_short(exc)}", "connection") from exc
 
