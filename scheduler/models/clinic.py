@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
 from ..extensions import db
+from ..domain.session_types import REMS_MINIMUM_MONITORING_MINUTES
 from ..domain.vocabulary import CATEGORIES, ROOM_KINDS
 from .types import UTCDateTime, one_of, utcnow
 
@@ -144,7 +145,8 @@ class SessionType(Timestamped, db.Model):
         CheckConstraint("administering_minutes > 0", name="administering_positive"),
         CheckConstraint("monitoring_minutes >= 0", name="monitoring_not_negative"),
         # FDA REMS: a flagged type never monitors for less than two hours.
-        CheckConstraint("NOT rems OR monitoring_minutes >= 120", name="rems_monitoring_minimum"),
+        CheckConstraint(f"NOT rems OR monitoring_minutes >= {REMS_MINIMUM_MONITORING_MINUTES}",
+                        name="rems_monitoring_minimum"),
     )
     id = db.Column(db.Integer, primary_key=True)
     code = db.Column(db.String(40), nullable=False, unique=True)

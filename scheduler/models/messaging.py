@@ -3,10 +3,10 @@ from sqlalchemy import CheckConstraint, Index
 
 from ..extensions import db
 from ..domain.vocabulary import MESSAGE_STATUSES, TEMPLATE_VARIANTS
-from .types import UTCDateTime, one_of, utcnow
+from .types import Leased, UTCDateTime, one_of, utcnow
 
 
-class Message(db.Model):
+class Message(Leased, db.Model):
     __tablename__ = "messages"
     __table_args__ = (
         CheckConstraint(one_of("status", MESSAGE_STATUSES), name="status_known"),
@@ -29,8 +29,6 @@ class Message(db.Model):
     # After this instant the text is no longer useful (e.g. the session has started).
     stale_at = db.Column(UTCDateTime)
     attempts = db.Column(db.Integer, nullable=False, default=0)
-    lease_owner = db.Column(db.String(100))
-    lease_until = db.Column(UTCDateTime)
     sent_at = db.Column(UTCDateTime)
     twilio_sid = db.Column(db.String(64), unique=True)
     error_code = db.Column(db.Integer)
