@@ -3,7 +3,7 @@ import click
 from flask import current_app
 
 from .domain.vocabulary import ROLES
-from .extensions import db
+from .services.platform.transaction import write_transaction
 
 
 def register_cli(app):
@@ -27,8 +27,8 @@ def register_cli(app):
         """Seed the demo clinic: three locations, rooms, staff, rules, patients (idempotent)."""
         from .services.clinic.demo import seed_demo
 
-        counts = seed_demo()
-        db.session.commit()
+        with write_transaction():
+            counts = seed_demo()
         added = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "nothing (already seeded)"
         click.echo(f"Demo clinic: added {added}.")
 
@@ -37,8 +37,8 @@ def register_cli(app):
         """Insert the default session types that are missing (never overwrites edits)."""
         from .services.clinic.session_types import seed_session_types
 
-        added = seed_session_types()
-        db.session.commit()
+        with write_transaction():
+            added = seed_session_types()
         click.echo(f"Session types: added {added}.")
 
     @app.cli.command("worker")

@@ -142,6 +142,22 @@ def validate_state(value: str) -> None:
         raise ma.ValidationError("Not a US state code, e.g. CA or OR.")
 
 
+class Cursor(ma.fields.String):
+    """An opaque position in a list: the API's cursor string outside, the id to continue
+    after inside (a value this API never gave out is a 422)."""
+
+    default_error_messages = {"long": "Not a cursor this API gave out."}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else encode_cursor(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > 100:
+            raise self.make_error("long")
+        return decode_cursor(text)
+
+
 def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
 

@@ -1,19 +1,16 @@
-"""Locations and their rooms."""
+"""Locations (clinics): zone, state, hours, monitoring ratio, SMS settings."""
 import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..domain.vocabulary import ROOM_KINDS, SMS_PROFILES
-from ..models import Location, Room
-from ..domain.errors import Invalid
-from ..services.messaging import templates as message_templates
-from ..services.platform import records
-from .auth import ADMIN, STAFF, actor, allow
-from .common import PageArgs, expected_version, page_of, paginate, with_etag
-from .fields import Phone, validate_state, validate_timezone, wall_time
 from ..domain.localtime import WEEKDAYS
+from ..domain.vocabulary import SMS_PROFILES
+from ..services.clinic import locations
+from .auth import ADMIN, STAFF, actor, allow
+from .common import PageArgs, expected_version, page, page_of, with_etag
+from .fields import Phone, validate_state, validate_timezone, wall_time
 
-blp = Blueprint("locations", __name__, url_prefix="/api/v1", description="Clinics and rooms")
+blp = Blueprint("locations", __name__, url_prefix="/api/v1", description="Clinics")
 Str = ma.fields.String
 Int = ma.fields.Integer
 V = ma.validate
@@ -71,35 +68,19 @@ class LocationSchema(ma.Schema):
     version = Int(dump_only=True)
 
 
-class RoomSchema(ma.Schema):
-    id = Int(dump_only=True)
-    location_id = Int(dump_only=True)
-    name = Str(required=True, validate=V.Length(min=1, max=80))
-    kind = Str(required=True, validate=V.OneOf(ROOM_KINDS))
-    active = ma.fields.Boolean()
-    version = Int(dump_only=True)
-
-
-def _location_check(_current, values):
-    problems = message_templates.location_text_problems(values)
-    if problems:
-        raise Invalid("A clinic's SMS name and address go into texts: they must not name the treatment.",
-                      code="template_names_treatment", errors=problems)
-
-
 @blp.route("/locations")
 class Locations(MethodView):
     @allow(*STAFF)
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_of(LocationSchema))
     def get(self, args):
-        return paginate(Location, args)
+        return locations.list_locations(*page(args))
 
     @allow(*ADMIN)
     @blp.arguments(LocationSchema)
     @blp.response(201, LocationSchema)
     def post(self, data):
-        return with_etag(records.create(Location, data, actor(), check=_location_check), 201)
+        return with_etag(locations.create_location(data, actor()), 201)
 
 
 @blp.route("/locations/<int:location_id>")
@@ -107,44 +88,11 @@ class LocationById(MethodView):
     @allow(*STAFF)
     @blp.response(200, LocationSchema)
     def get(self, location_id):
-        return with_etag(records.get(Location, location_id))
+        return with_etag(locations.location(location_id))
 
     @allow(*ADMIN)
     @blp.arguments(LocationSchema(partial=True))
     @blp.response(200, LocationSchema)
     def patch(self, data, location_id):
         version = expected_version("locations", location_id)
-        return with_etag(records.update(Location, location_id, data, actor(), version,
-                                        check=_location_check))
-
-
-@blp.route("/locations/<int:location_id>/rooms")
-class LocationRooms(MethodView):
-    @allow(*STAFF)
-    @blp.arguments(PageArgs, location="query")
-    @blp.response(200, page_of(RoomSchema))
-    def get(self, args, location_id):
-        records.get(Location, location_id)
-        return paginate(Room, args, Room.location_id == location_id)
-
-    @allow(*ADMIN)
-    @blp.arguments(RoomSchema)
-    @blp.response(201, RoomSchema)
-    def post(self, data, location_id):
-        records.get(Location, location_id)
-        return with_etag(records.create(Room, {**data, "location_id": location_id}, actor()), 201)
-
-
-@blp.route("/rooms/<int:room_id>")
-class RoomById(MethodView):
-    @allow(*STAFF)
-    @blp.response(200, RoomSchema)
-    def get(self, room_id):
-        return with_etag(records.get(Room, room_id))
-
-    @allow(*ADMIN)
-    @blp.arguments(RoomSchema(partial=True))
-    @blp.response(200, RoomSchema)
-    def patch(self, data, room_id):
-        version = expected_version("rooms", room_id)
-        return with_etag(records.update(Room, room_id, data, actor(), version))
+        return with_etag(locations.update_location(location_id, data, actor(), version))

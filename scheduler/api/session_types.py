@@ -4,10 +4,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..domain.vocabulary import CAPABILITIES, CATEGORIES, CHECKPOINT_ANCHORS, ROOM_KINDS
-from ..models import SessionType
-from ..services.clinic import session_types as catalog
+from ..services.clinic import session_types
 from .auth import ADMIN, STAFF, actor, allow
-from .common import PageArgs, expected_version, page_of, paginate, with_etag
+from .common import PageArgs, expected_version, page, page_of, with_etag
 
 blp = Blueprint("session_types", __name__, url_prefix="/api/v1", description="Session types")
 Str = ma.fields.String
@@ -48,7 +47,7 @@ class SessionTypes(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_of(SessionTypeSchema))
     def get(self, args):
-        return paginate(SessionType, args)
+        return session_types.list_session_types(*page(args))
 
 
 @blp.route("/session-types/<string:code>")
@@ -56,12 +55,11 @@ class SessionTypeByCode(MethodView):
     @allow(*STAFF)
     @blp.response(200, SessionTypeSchema)
     def get(self, code):
-        return with_etag(catalog.session_type(code))
+        return with_etag(session_types.session_type(code))
 
     @allow(*ADMIN)
     @blp.arguments(SessionTypeSchema(partial=True))
     @blp.response(200, SessionTypeSchema)
     def patch(self, data, code):
-        current = catalog.session_type(code)
-        version = expected_version("session_types", current.id)
-        return with_etag(catalog.update_session_type(code, data, actor(), version))
+        version = expected_version("session_types", session_types.session_type(code).id)
+        return with_etag(session_types.update_session_type(code, data, actor(), version))

@@ -1,3 +1,4 @@
+"""The calendar jobs: sync providers' external calendars, deliver webhooks."""
 import logging
 
 from flask import current_app
@@ -11,14 +12,14 @@ CALENDARS_PER_RUN = 20
 
 def calendar_sync_job() -> int:
     """Sync the due external calendars one at a time; a failing one is recorded and skipped."""
-    clock = current_app.extensions["clock"]
+    clock, secret_box = current_app.extensions["clock"], current_app.extensions["secret_box"]
     done = 0
     for _ in range(CALENDARS_PER_RUN):
         cal_id = external_calendars.claim_due(clock.now(), WORKER_NAME)
         if cal_id is None:
             break
         try:
-            external_calendars.sync_calendar(cal_id, clock.now())
+            external_calendars.sync_calendar(cal_id, clock.now(), secret_box)
         except external_calendars.CalendarSyncFailed as exc:
             log.warning("%s", exc.message)
         done += 1
@@ -29,4 +30,4 @@ def webhook_delivery_job() -> int:
     """Queue new changes for each subscription, then deliver them in order."""
     now = current_app.extensions["clock"].now()
     webhook_delivery.enqueue(now)
-    return webhook_delivery.deliver_due(now, WORKER_NAME)
+    return webhook_delivery.deliver_due(now, WORKER_NAME, current_app.extensions["secret_box"])

@@ -265,13 +265,13 @@ def test_a_transaction_holding_an_earlier_id_is_never_overtaken(app, clinic, clo
     def reader():
         since = 0
         while not stop.is_set():
-            page = change_feed.page(since, 100)
+            page = change_feed.page(since, 100).items
             db.session.rollback()
             for row in page:
                 seen.append(row.id)
             if page:
                 since = page[-1].id
-        for row in change_feed.page(since, 100):  # the last look, after both committed
+        for row in change_feed.page(since, 100).items:  # the last look, after both committed
             seen.append(row.id)
 
     threads = [_in_context(app, f, errors) for f in (reader, writer_a, writer_b)]
@@ -333,7 +333,7 @@ def test_paging_under_concurrent_bookings_sees_every_id_once(app, clinic, clock,
         while True:
             done = stop.is_set()  # read once more after the writers finished
             while True:
-                page = change_feed.page(since, 3)
+                page = change_feed.page(since, 3).items
                 db.session.rollback()
                 seen.extend(row.id for row in page)
                 if not page:

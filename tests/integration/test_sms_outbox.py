@@ -16,7 +16,7 @@ from scheduler.jobs.heartbeat import WORKER_NAME
 from scheduler.models import Appointment, Message, Patient
 from scheduler.services.messaging import dispatch as dispatch_service
 from scheduler.services.messaging.dispatch import DispatchReport, claim_due, send_one
-from scheduler.services.messaging.senders import sender_and_limiter
+from scheduler.jobs.texts import sender_and_limiter
 from tests.conftest import NOW
 from tests.support import clinic as c
 from tests.support.fake_twilio import FakeTwilio

@@ -1,13 +1,13 @@
-"""Session types: the defaults of PRODUCT.md, and the rules an admin's edit must keep."""
+"""Session types: the defaults of PRODUCT.md, lookups by code, an admin's edits (their
+rules are domain/session_types.py's)."""
 from sqlalchemy import select
 
 from ...domain.errors import Invalid, NotFound
-from ...domain.instructions import validate_instruction_rules
+from ...domain.session_types import check_edit
 from ...extensions import db
 from ...models import SessionType
 from ..platform import records
-
-REMS_MINIMUM_MONITORING = 120
+from ..platform.transaction import write_transaction
 
 
 def session_type(code: str) -> SessionType:
@@ -17,60 +17,53 @@ def session_type(code: str) -> SessionType:
     return row
 
 
-def check_session_type(current: SessionType, values: dict) -> None:
-    rems = values.get("rems", current.rems)
-    monitoring = values.get("monitoring_minutes", current.monitoring_minutes)
-    if rems and monitoring < REMS_MINIMUM_MONITORING:
-        raise Invalid("A REMS session type monitors for at least 120 minutes (FDA REMS).",
-                      code="rems_minimum",
-                      errors={"monitoring_minutes": ["At least 120 for a REMS session type."]})
-    category = current.category
-    if category == "dosing" and values.get("room_kind", current.room_kind) != "treatment":
-        raise Invalid("Dosing happens in a treatment room.", errors={"room_kind": ["Must be treatment."]})
-    if category == "dosing" and values.get("telehealth_allowed"):
-        raise Invalid("Dosing is never by telehealth.",
-                      errors={"telehealth_allowed": ["Dosing needs a monitored chair."]})
-    if "instructions" in values:
-        problems = validate_instruction_rules(values["instructions"])
-        if problems:
-            raise Invalid("Unknown or invalid instruction rules.", errors={"instructions": problems})
+def active_session_type(code: str) -> SessionType:
+    """The session type a booking or a search names: unknown or retired is a 422."""
+    st = db.session.scalar(select(SessionType).where(SessionType.code == code))
+    if st is None or not st.active:
+        raise Invalid(f"Unknown session type {code[:60]!r}.",
+                      errors={"session_type": ["No active session type with this code."]})
+    return st
 
 
-def update_session_type(code: str, values: dict, actor: str, expected_version: int | None):
-    current = session_type(code)
-    return records.update(SessionType, current.id, values, actor, expected_version,
-                          check=check_session_type)
+def list_session_types(limit: int, after: int | None) -> records.Page:
+    return records.page(SessionType, limit, after)
 
 
+def update_session_type(code: str, values: dict, actor, expected_version: int | None) -> SessionType:
+    with write_transaction():
+        current = records.lock_current(SessionType, session_type(code).id, expected_version)
+        check_edit(current.category, current.rems, current.monitoring_minutes, current.room_kind, values)
+        return records.apply(current, values, actor)
+
+
+def _dosing(code: str, name: str, administering: int, monitoring: int, capabilities: list[str],
+            instructions: dict, checks, **extra) -> dict:
+    return dict(code=code, name=name, category="dosing", administering_minutes=administering,
+                monitoring_minutes=monitoring, room_kind="treatment", provider_capabilities=capabilities,
+                instructions=dict(instructions),
+                checkpoints=[{"label": label, "anchor": anchor, "offset_minutes": offset}
+                             for label, anchor, offset in checks], **extra)
+
+
+# IV and IM: a six-hour fast, blood pressure before and 40 minutes in.
+INJECTED_FAST = {"no_solid_food_hours": 6, "clear_liquids_until_hours": 2}
+INJECTED_CHECKS = (("Blood pressure and pulse before dosing", "start", 0), ("Blood pressure", "start", 40),
+                   ("Discharge check", "end", -10))
 DEFAULT_SESSION_TYPES = [
-    dict(code="ketamine_iv", name="IV ketamine infusion", category="dosing",
-         administering_minutes=40, monitoring_minutes=60, room_kind="treatment",
-         provider_capabilities=["nurse", "prescriber"],
-         instructions={"no_solid_food_hours": 6, "clear_liquids_until_hours": 2},
-         checkpoints=[{"label": "Blood pressure and pulse before dosing", "anchor": "start", "offset_minutes": 0},
-                      {"label": "Blood pressure", "anchor": "start", "offset_minutes": 40},
-                      {"label": "Discharge check", "anchor": "end", "offset_minutes": -10}]),
-    dict(code="ketamine_im", name="Intramuscular ketamine", category="dosing",
-         administering_minutes=15, monitoring_minutes=60, room_kind="treatment",
-         provider_capabilities=["nurse", "prescriber"],
-         instructions={"no_solid_food_hours": 6, "clear_liquids_until_hours": 2},
-         checkpoints=[{"label": "Blood pressure and pulse before dosing", "anchor": "start", "offset_minutes": 0},
-                      {"label": "Blood pressure", "anchor": "start", "offset_minutes": 40},
-                      {"label": "Discharge check", "anchor": "end", "offset_minutes": -10}]),
-    dict(code="ketamine_sublingual", name="In-office sublingual ketamine", category="dosing",
-         administering_minutes=30, monitoring_minutes=120, room_kind="treatment",
-         provider_capabilities=["prescriber"],
-         instructions={"no_solid_food_hours": 4, "clear_liquids_until_hours": 1},
-         checkpoints=[{"label": "Blood pressure before dosing", "anchor": "start", "offset_minutes": 0},
-                      {"label": "Blood pressure", "anchor": "start", "offset_minutes": 60},
-                      {"label": "Discharge check", "anchor": "end", "offset_minutes": -10}]),
-    dict(code="esketamine_nasal", name="Esketamine nasal spray (REMS)", category="dosing",
-         administering_minutes=15, monitoring_minutes=120, room_kind="treatment", rems=True,
-         provider_capabilities=["prescriber", "nurse"],
-         instructions={"no_food_hours": 2, "no_liquids_minutes": 30},
-         checkpoints=[{"label": "Blood pressure before dosing", "anchor": "start", "offset_minutes": 0},
-                      {"label": "Blood pressure (about 40 min after dosing)", "anchor": "start", "offset_minutes": 40},
-                      {"label": "Blood pressure before discharge", "anchor": "end", "offset_minutes": -5}]),
+    _dosing("ketamine_iv", "IV ketamine infusion", 40, 60, ["nurse", "prescriber"],
+            INJECTED_FAST, INJECTED_CHECKS),
+    _dosing("ketamine_im", "Intramuscular ketamine", 15, 60, ["nurse", "prescriber"],
+            INJECTED_FAST, INJECTED_CHECKS),
+    _dosing("ketamine_sublingual", "In-office sublingual ketamine", 30, 120, ["prescriber"],
+            {"no_solid_food_hours": 4, "clear_liquids_until_hours": 1},
+            (("Blood pressure before dosing", "start", 0), ("Blood pressure", "start", 60),
+             ("Discharge check", "end", -10))),
+    _dosing("esketamine_nasal", "Esketamine nasal spray (REMS)", 15, 120, ["prescriber", "nurse"],
+            {"no_food_hours": 2, "no_liquids_minutes": 30},
+            (("Blood pressure before dosing", "start", 0),
+             ("Blood pressure (about 40 min after dosing)", "start", 40),
+             ("Blood pressure before discharge", "end", -5)), rems=True),
     dict(code="integration", name="Integration psychotherapy", category="integration",
          administering_minutes=50, monitoring_minutes=0, room_kind="therapy",
          telehealth_allowed=True, provider_capabilities=["therapist"], follow_window_hours=72),

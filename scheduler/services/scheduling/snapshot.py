@@ -1,7 +1,9 @@
-"""Load what the scheduling rules need for one location, session type and window.
+"""The one place scheduling rows become the rules' values, and the rules' answer goes back
+into a row: a session type as a SessionSpec, a location's window as a Snapshot (site,
+staff, rooms, patient), a follow-up's first session, and an appointment's phases.
 
-A fixed number of queries whatever the window's length (rooms, rules with providers,
-time off, appointments, travel, patient); the rest is pure domain code.
+A snapshot costs a fixed number of queries whatever the window's length (rooms, rules
+with providers, time off, outside busy time, appointments, travel, patient).
 """
 from __future__ import annotations
 
@@ -13,14 +15,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, exists, or_, select
 
 from ...domain import intervals as iv
+from ...domain.appointments import Followed
 from ...domain.intervals import Interval
 from ...domain.localtime import (WEEKDAYS, local_date_of, local_dates, local_day_window, local_span,
                                  parse_wall_time)
-from ...domain.scheduling import PatientState, RoomState, SessionSpec, Site, Staff, watchers_and_slack
+from ...domain.scheduling import Phases, PatientState, RoomState, SessionSpec, Site, Staff, watchers_and_slack
 from ...domain.vocabulary import OCCUPYING_STATUSES
 from ...extensions import db
 from ...models import (Appointment, AvailabilityRule, Location, Patient, Provider,
                       Room, SessionType, TimeOff, TravelTime)
+from ..calendars.busy_time import busy_blocks
 
 DEFAULT_TRAVEL_MINUTES = 90
 MARGIN = dt.timedelta(days=1)
@@ -45,11 +49,26 @@ def spec_of(st: SessionType) -> SessionSpec:
         min_notice=dt.timedelta(minutes=st.min_notice_minutes))
 
 
+def followed_of(appt: Appointment) -> Followed:
+    return Followed(patient_id=appt.patient_id, is_dosing=appt.is_dosing, status=appt.status, end=appt.end_at)
+
+
+def apply_phases(appt: Appointment, location: Location, st: SessionType, ph: Phases,
+                 provider_id: int, room_id: int | None) -> None:
+    """Write a checked start's phases, provider and room into the appointment's row."""
+    appt.start_at, appt.end_at, appt.provider_busy_end = ph.start, ph.end, ph.provider_end
+    appt.monitoring_start = ph.monitoring.start if ph.monitoring else None
+    appt.monitoring_end = ph.monitoring.end if ph.monitoring else None
+    appt.room_busy_end = ph.room_end
+    appt.provider_id, appt.room_id = provider_id, room_id
+    appt.local_date = local_date_of(ph.start, location.tz)
+    appt.is_dosing = st.category == "dosing"
+
+
 def load_snapshot(location: Location, st: SessionType, window: Interval,
-                  patient: Patient | None = None, exclude_id: int | None = None,
-                  busy_blocks=None) -> Snapshot:
-    """``busy_blocks(provider_ids, lo, hi) -> {provider_id: [Interval]}`` adds outside
-    busy time (imported calendars) when given."""
+                  patient: Patient | None = None, exclude_id: int | None = None) -> Snapshot:
+    """What the rules need for ``st`` at ``location`` over ``window`` (and ``patient``),
+    leaving out the appointment ``exclude_id`` (the one being moved)."""
     spec = spec_of(st)
     tz = ZoneInfo(location.timezone)
     span = spec.administering + spec.monitoring + dt.timedelta(minutes=location.turnover_minutes)
@@ -69,7 +88,7 @@ def load_snapshot(location: Location, st: SessionType, window: Interval,
         for row in db.session.scalars(select(TimeOff).where(
                 TimeOff.provider_id.in_(ids), TimeOff.start_at < hi, TimeOff.end_at > lo)):
             time_off[row.provider_id].append(Interval(row.start_at, row.end_at))
-    outside = busy_blocks(ids, lo, hi) if (busy_blocks and ids) else {}
+    outside = busy_blocks(ids, lo, hi)
     bookings = _bookings(location.id, ids, patient.id if patient else None, lo, hi, exclude_id)
     states = dict(db.session.execute(select(Location.id, Location.state)).all())
     travel = _travel_minutes()

@@ -4,10 +4,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..domain.vocabulary import MESSAGE_KINDS, TEMPLATE_VARIANTS
-from ..models import MessageTemplate
-from ..services.messaging import templates as message_templates
+from ..services.messaging import templates
 from .auth import ADMIN, STAFF, actor, allow
-from .common import PageArgs, expected_version, page_of, paginate, with_etag
+from .common import PageArgs, expected_version, page, page_of, with_etag
 from .fields import MAX_ID
 
 blp = Blueprint("message_templates", __name__, url_prefix="/api/v1", description="Text wording")
@@ -36,14 +35,14 @@ class Templates(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_of(TemplateSchema))
     def get(self, args):
-        return paginate(MessageTemplate, args)
+        return templates.list_templates(*page(args))
 
     @allow(*ADMIN)
     @blp.arguments(TemplateSchema)
     @blp.response(201, TemplateSchema)
     def post(self, data):
         """Refused (422, template_names_treatment) when it names a drug, treatment or diagnosis."""
-        return with_etag(message_templates.create(data, actor()), 201)
+        return with_etag(templates.create(data, actor()), 201)
 
 
 @blp.route("/message-templates/<int:template_id>")
@@ -53,13 +52,9 @@ class TemplateById(MethodView):
     @blp.response(200, TemplateSchema)
     def patch(self, data, template_id):
         version = expected_version("message_templates", template_id)
-        return with_etag(message_templates.update(template_id, data["body"], actor(), version))
+        return with_etag(templates.update(template_id, data["body"], actor(), version))
 
     @allow(*ADMIN)
     @blp.response(204)
     def delete(self, template_id):
-        message_templates.delete(template_id, actor())
-
-
-def register(app, api):
-    api.register_blueprint(blp)
+        templates.delete(template_id, actor())
