@@ -24,7 +24,6 @@ from sqlalchemy import select
 from ...domain.retry import DELIVERY
 from ...extensions import db
 from ...models import Change, WebhookAttempt, WebhookDelivery, WebhookSubscription
-
 from ..platform import leases
 from ..platform.secrets_box import SecretBox
 from ..platform.transaction import end_read, write_transaction

@@ -1,4 +1,4 @@
-"""The outbox and the replies as the front desk reads them."""
+"""The outbox as the front desk reads it: every text, or one appointment's."""
 from __future__ import annotations
 
 import datetime as dt
