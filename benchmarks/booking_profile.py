@@ -15,7 +15,7 @@ PARTS = {
     ("scheduler/services/scheduling/booking.py", "_evaluate"): "  of which the rules (snapshot + check_start)",
     ("scheduler/services/messaging/outbox.py", "plan_booked"): "  of which planning the reminders (outbox)",
     ("scheduler/services/platform/audit.py", "record"): "  of which the audit entry",
-    ("scheduler/services/scheduling/booking.py", "_commit"): "  of which the commit",
+    ("sqlalchemy/orm/session.py", "commit"): "  of which the commit",
     ("flask_smorest/response.py", "wrapper"): "view + response (incl. the service)",
     ("scheduler/api/auth.py", "current_caller"): "API key check"}
 

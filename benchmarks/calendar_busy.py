@@ -110,14 +110,14 @@ def one_calendar(raws: list[bytes]) -> bytes:
 
 
 SYNC_PARTS = {
-    ("scheduler/services/calendars/calendar_sync.py", "sync_calendar"): "sync_calendar (the whole sync)",
+    ("scheduler/services/calendars/external_calendars.py", "sync_calendar"): "sync_calendar (the whole sync)",
     ("scheduler/adapters/busy_import.py", "caldav_state_tag"): "  sync token (PROPFINDs)",
     ("scheduler/adapters/busy_import.py", "fetch_caldav"): "  fetch_caldav (REPORT; waits on Radicale)",
     ("scheduler/adapters/busy_import.py", "parse_busy"): "  parse_busy (icalendar + recurring_ical_events)",
     ("scheduler/adapters/busy_import.py", "_parse_calendar"): "    of which parsing the iCalendar text",
     ("scheduler/adapters/busy_import.py", "_expand"): "    of which expanding occurrences",
-    ("scheduler/services/calendars/calendar_sync.py", "_record_success"): "  replacing the blocks (one transaction)",
-    ("scheduler/services/calendars/calendar_sync.py", "flag_conflicts"): "    of which flag_conflicts",
+    ("scheduler/services/calendars/external_calendars.py", "_record_success"): "  replacing the blocks (one transaction)",
+    ("scheduler/services/calendars/external_calendars.py", "flag_conflicts"): "    of which flag_conflicts",
 }
 
 
@@ -125,15 +125,16 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
     from scheduler.adapters.busy_import import caldav_state_tag, fetch_caldav, parse_busy
     from scheduler.extensions import db
     from scheduler.models import BusyBlock, ExternalCalendar
-    from scheduler.services.calendars import calendar_sync
+    from scheduler.services.calendars import external_calendars as calendar_sync
     from scheduler.services.calendars.feeds import UID_DOMAIN, provider_zone
 
     app = make_app(url, now)
     pid = server.process.pid
+    box = app.extensions["secret_box"]
     with app.app_context():
         cal = calendar_sync.link_calendar(SYNC_PROVIDER, {
             "kind": "caldav", "url": calendar_url, "username": RADICALE_USER, "password": RADICALE_PASSWORD},
-            "calendar benchmark", now)
+            "calendar benchmark", now, box)
         cal_id = cal.id
         tz = provider_zone(SYNC_PROVIDER)
         db.session.commit()
@@ -148,21 +149,21 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
             db.session.commit()
 
         cpu0, t0 = cpu_seconds([pid]), time.perf_counter()
-        first = calendar_sync.sync_calendar(cal_id, now)
+        first = calendar_sync.sync_calendar(cal_id, now, box)
         cold_s, cold_radicale = time.perf_counter() - t0, cpu_seconds([pid]) - cpu0
         assert not first.not_modified and first.blocks > 0, first
         stored = blocks_stored()
         unchanged = []
         for _ in range(UNCHANGED_SYNC_RUNS):
             t0 = time.perf_counter()
-            again = calendar_sync.sync_calendar(cal_id, now)
+            again = calendar_sync.sync_calendar(cal_id, now, box)
             unchanged.append(time.perf_counter() - t0)
             assert again.not_modified, again
         full, radicale_cpu = [], []
         for _ in range(FULL_SYNC_RUNS):
             forget_tag()
             cpu0, t0 = cpu_seconds([pid]), time.perf_counter()
-            result = calendar_sync.sync_calendar(cal_id, now)
+            result = calendar_sync.sync_calendar(cal_id, now, box)
             full.append(time.perf_counter() - t0)
             radicale_cpu.append(cpu_seconds([pid]) - cpu0)
             assert not result.not_modified and result.blocks == first.blocks, result
@@ -170,7 +171,7 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
 
         def full_sync():
             forget_tag()
-            calendar_sync.sync_calendar(cal_id, now)
+            calendar_sync.sync_calendar(cal_id, now, box)
 
         breakdown = call_profile(full_sync, 2, SYNC_PARTS)
         db.session.rollback()

@@ -57,7 +57,7 @@ def integrity(url: str, contention_start: str) -> dict:
     from scheduler.domain.intervals import Interval
     from scheduler.extensions import db
     from scheduler.models import Location, SessionType
-    from scheduler.services.scheduling.availability import load_snapshot
+    from scheduler.services.scheduling.snapshot import load_snapshot
 
     app = make_app(url)
     out = {}

@@ -385,7 +385,7 @@ GUNICORN_TIMEOUT = 30  # gunicorn's default --timeout; processes.Gunicorn and th
 
 
 def drill_caldav_hang(ctx: Ctx) -> dict:
-    from scheduler.services.calendars.calendar_sync import TIMEOUT
+    from scheduler.services.calendars.external_calendars import TIMEOUT
 
     out: dict = {"timeout_setting_seconds": TIMEOUT}
     with HangingServer() as hang, Services(ctx) as s:

@@ -19,9 +19,9 @@ HTTP_RUNS = 5  # requests per window through gunicorn
 TARGET_MEDIAN_MS, TARGET_P95_MS = 30, 60  # SQLite
 PARTS = {
     ("scheduler/services/scheduling/slots.py", "find_slots"): "find_slots (the whole search)",
-    ("scheduler/services/scheduling/availability.py", "load_snapshot"):
+    ("scheduler/services/scheduling/snapshot.py", "load_snapshot"):
         "load_snapshot (queries + building the snapshot)",
-    ("scheduler/services/scheduling/availability.py", "_bookings"):
+    ("scheduler/services/scheduling/snapshot.py", "_bookings"):
         "  of which _bookings (the appointments, as column tuples)",
     ("scheduler/domain/scheduling.py", "watchers_and_slack"): "  of which watchers_and_slack",
     ("scheduler/domain/scheduling.py", "search"): "domain search (pure Python)",

@@ -50,7 +50,7 @@ class CalendarUnreachable(Exception):
 
 
 @dataclass(frozen=True)
-class BusyBlock:
+class BusyPeriod:
     start: datetime  # aware, UTC
     end: datetime  # aware, UTC
     uid: str
@@ -74,7 +74,7 @@ def parse_busy(
     ignore_uid_suffix: str | None = None,
     *,
     max_occurrences: int = MAX_OCCURRENCES,
-) -> list[BusyBlock]:
+) -> list[BusyPeriod]:
     """Busy blocks overlapping [window_start, window_end), sorted, never clipped.
 
     TZIDs that name an IANA zone are resolved with zoneinfo (icalendar's choice), so a
@@ -114,8 +114,8 @@ def _parse_calendar(ics_bytes: bytes) -> icalendar.Calendar:
     return calendar
 
 
-def _expand(query, window_start, window_end, zone, ignore_uid_suffix, limit) -> list[BusyBlock]:
-    blocks: list[BusyBlock] = []
+def _expand(query, window_start, window_end, zone, ignore_uid_suffix, limit) -> list[BusyPeriod]:
+    blocks: list[BusyPeriod] = []
     seen = 0
     span_start, span_end = window_start - WINDOW_PAD, window_end + WINDOW_PAD
     # Per series, lazily, so a runaway RRULE is stopped by the cap instead of
@@ -131,7 +131,7 @@ def _expand(query, window_start, window_end, zone, ignore_uid_suffix, limit) -> 
     return blocks
 
 
-def _to_block(occurrence, zone: ZoneInfo, ignore_uid_suffix: str | None) -> BusyBlock | None:
+def _to_block(occurrence, zone: ZoneInfo, ignore_uid_suffix: str | None) -> BusyPeriod | None:
     component = occurrence.as_component(False)
     uid = str(component.get("UID", ""))
     if ignore_uid_suffix and uid.endswith(ignore_uid_suffix):
@@ -143,7 +143,7 @@ def _to_block(occurrence, zone: ZoneInfo, ignore_uid_suffix: str | None) -> Busy
     start, end = _to_utc(occurrence.start, zone), _to_utc(occurrence.end, zone)
     if end <= start:
         return None  # a zero-length reminder blocks nothing
-    return BusyBlock(start=start, end=end, uid=uid)
+    return BusyPeriod(start=start, end=end, uid=uid)
 
 
 def _to_utc(value: date | datetime, zone: ZoneInfo) -> datetime:
@@ -188,12 +188,17 @@ def fetch_ics(
             return FetchResult(
                 "ok", body, response.headers.get("ETag"), response.headers.get("Last-Modified")
             )
-    except requests.exceptions.Timeout as exc:
-        raise CalendarUnreachable(f"timed out after {timeout:g}s", "timeout") from exc
-    except requests.exceptions.ConnectionError as exc:
-        raise CalendarUnreachable(f"cannot connect: {_short(exc)}", "connection") from exc
     except requests.exceptions.RequestException as exc:
-        raise CalendarUnreachable(f"request failed: {_short(exc)}", "connection") from exc
+        raise _unreachable(exc, requests.exceptions, timeout) from exc
+
+
+def _unreachable(exc, http_errors, timeout: float, prefix: str = "") -> CalendarUnreachable:
+    """A requests-style failure (requests', or the copy caldav ships) as ours."""
+    if isinstance(exc, http_errors.Timeout):
+        return CalendarUnreachable(f"{prefix}timed out after {timeout:g}s", "timeout")
+    if isinstance(exc, http_errors.ConnectionError):
+        return CalendarUnreachable(f"cannot connect: {_short(exc)}", "connection")
+    return CalendarUnreachable(f"{prefix}request failed: {_short(exc)}", "connection")
 
 
 def _read_limited(response, deadline: float, max_bytes: int) -> bytes:
@@ -280,12 +285,8 @@ def fetch_caldav(
         raise CalendarUnreachable("CalDAV: no calendar at this URL (HTTP 404)", "not_found") from exc
     except dav_error.DAVError as exc:
         raise CalendarUnreachable(f"CalDAV error: {_short(exc)}", "http_error") from exc
-    except dav_http.exceptions.Timeout as exc:
-        raise CalendarUnreachable(f"CalDAV timed out after {timeout:g}s", "timeout") from exc
-    except dav_http.exceptions.ConnectionError as exc:
-        raise CalendarUnreachable(f"cannot connect: {_short(exc)}", "connection") from exc
     except dav_http.exceptions.RequestException as exc:
-        raise CalendarUnreachable(f"CalDAV request failed: {_short(exc)}", "connection") from exc
+        raise _unreachable(exc, dav_http.exceptions, timeout, "CalDAV ") from exc
     except OSError as exc:
         raise CalendarUnreachable(f"cannot connect: {_short(exc)}", "connection") from exc
 

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from scheduler.adapters.busy_import import (
-    BusyBlock,
+    BusyPeriod,
     CalendarDataError,
     CalendarUnreachable,
     fetch_caldav,
@@ -123,7 +123,7 @@ def test_caldav_events_become_exact_utc_blocks_across_dst(radicale):
     assert len(objects) == len(EVENTS)
     assert busy_from(objects) == sorted(EXPECTED)
     blocks = parse_busy(objects[0], *WINDOW, LA, OWN)
-    assert all(isinstance(b, BusyBlock) and b.summary_hidden for b in blocks)
+    assert all(isinstance(b, BusyPeriod) and b.summary_hidden for b in blocks)
     assert all(b.start.tzinfo is UTC for b in blocks)
 
 
