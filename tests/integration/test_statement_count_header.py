@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from scheduler import create_app
 from scheduler.clock import FixedClock
-from scheduler.extensions import api as rest_api, db
+from scheduler.extensions import db
 from tests.conftest import NOW
 
 HEADERS = ("X-Statement-Count", "X-Pool-Checkouts", "X-Transaction-Count")
@@ -16,13 +16,9 @@ HEADERS = ("X-Statement-Count", "X-Pool-Checkouts", "X-Transaction-Count")
 
 @pytest.fixture
 def counting_app(app, database_url):
-    saved = dict(rest_api.__dict__)  # create_app re-binds the shared Api object
-    try:
-        fresh = create_app({"TESTING": True, "DATABASE_URL": database_url, "SCHEDULER_EMBEDDED": False,
-                            "SECRET_KEY": "test-secret-key-0123456789", "CLOCK": FixedClock(NOW),
-                            "BENCH_COUNT_STATEMENTS": True})
-    finally:
-        rest_api.__dict__.update(saved)
+    fresh = create_app({"TESTING": True, "DATABASE_URL": database_url, "SCHEDULER_EMBEDDED": False,
+                        "SECRET_KEY": "test-secret-key-0123456789", "CLOCK": FixedClock(NOW),
+                        "BENCH_COUNT_STATEMENTS": True})
     yield fresh
     with fresh.app_context():
         db.session.remove()
