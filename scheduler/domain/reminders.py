@@ -1,4 +1,6 @@
-"""Message planning: which texts an appointment gets, when, and with what words.
+"""Message planning per appointment (legacy): which texts an appointment gets, when, and
+with what words. Superseded by planner.py (a patient's whole plan); kept until the outbox
+calls the planner. The timing rules and the policy live in text_rules.py, shared with it.
 
 Public API (all pure; `now` is always passed in; instants are tz-aware, returned in UTC)
 - plan(visit, clinic, policy, *, now, existing=(), overrides=None) -> list[PlannedText]
@@ -30,16 +32,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import DomainError
-from .quiet_hours import fit_outside_quiet
 from .templates import TemplateError, format_date, format_time, render
-from .vocabulary import CATEGORIES, SMS_PROFILES as PROFILES
+from .text_rules import (
+    CATEGORIES, UTC, PlanningError, Policy, aware as _aware, fit_send_time, session_windows,
+)
 
-UTC = timezone.utc
+__all__ = ["PRIORITY", "Clinic", "Existing", "PlannedText", "PlanningError", "Policy",
+           "Visit", "plan", "plan_cancellation", "plan_move"]
+
 # Priority decides which texts survive a cap. A cancellation stops a wasted trip and never
 # shares a plan with another text. Instructions come next, above `moved`: they carry the
 # fasting and ride-home rules, which no other text does, and they also state the (new)
@@ -49,26 +53,6 @@ PRIORITY = {"cancelled": 50, "instructions": 40, "moved": 30, "reminder": 20,
             "confirmation": 10}
 # Texts whose content is only "when and where": any text of the same visit carries that.
 _ABSORBABLE = {"confirmation", "reminder", "moved"}
-INSTRUCTIONS_AT = time(17, 0)            # local, the day before a dosing session
-DAY_BEFORE_REMINDER_AT = time(10, 0)     # local, the day before other sessions
-DOSING_REMINDER_LEAD = timedelta(hours=2)
-REMINDER_MIN_LEAD = timedelta(minutes=30)  # a reminder later than this is useless
-# Instructions must arrive before the fast begins, and at least this long before a visit
-# with no fast (a ride home must be arranged); and an hour before the fast if it is long.
-INSTRUCTIONS_MIN_LEAD = timedelta(hours=2)
-FAST_NOTICE = timedelta(hours=1)
-# Texts that are still worth sending late (at planning time) if before their deadline.
-_CATCH_UP = {"confirmation", "instructions", "moved", "cancelled"}
-
-
-class PlanningError(DomainError, ValueError):
-    code = "planning_error"
-
-
-def _aware(t: datetime, name: str) -> datetime:
-    if not isinstance(t, datetime) or t.tzinfo is None or t.utcoffset() is None:
-        raise PlanningError(f"{name} must be a timezone-aware datetime", "naive_datetime")
-    return t.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -107,32 +91,6 @@ class Visit:
 
 
 @dataclass(frozen=True)
-class Policy:
-    """Caps per patient. `exemption` (FCC healthcare exemption) clamps them to 1 a day,
-    3 a week and 160 GSM-7 characters, whatever else was configured."""
-    profile: str = "standard"
-    max_per_day: int = 3
-    max_per_week: int = 10
-    max_chars: int | None = None
-
-    def __post_init__(self):
-        if self.profile not in PROFILES or self.max_per_day < 0 or self.max_per_week < 0 \
-                or (self.max_chars is not None and self.max_chars < 1):
-            raise PlanningError(f"invalid policy {self!r}", "invalid_policy")
-
-    @classmethod
-    def exemption(cls) -> "Policy":
-        return cls("exemption", 1, 3, 160)
-
-    @property
-    def limits(self) -> tuple[int, int, int | None]:
-        if self.profile == "exemption":
-            return (min(self.max_per_day, 1), min(self.max_per_week, 3),
-                    min(self.max_chars or 160, 160))
-        return self.max_per_day, self.max_per_week, self.max_chars
-
-
-@dataclass(frozen=True)
 class Existing:
     send_at: datetime
     kind: str
@@ -161,48 +119,14 @@ class _Draft:
     body: str = ""
 
 
-def _day_before(start: datetime, wall: time, clinic: Clinic) -> datetime:
-    local_day = start.astimezone(clinic.zone).date() - timedelta(days=1)
-    return datetime.combine(local_day, wall, tzinfo=clinic.zone).astimezone(UTC)
-
-
-def _fast(rules: Mapping[str, object]) -> timedelta:
-    """The longest food or drink restriction before the session."""
-    hours = max(float(rules.get(k) or 0) for k in
-                ("no_solid_food_hours", "fasting_solids_hours", "clear_liquids_until_hours",
-                 "no_food_hours"))
-    minutes = float(rules.get("no_liquids_minutes") or 0)
-    return max(timedelta(hours=hours), timedelta(minutes=minutes))
-
-
 def _session_drafts(visit: Visit, clinic: Clinic) -> list[_Draft]:
-    start = visit.start.astimezone(UTC)
-    reminder_deadline = start - REMINDER_MIN_LEAD
-    if visit.category != "dosing":
-        return [_Draft("reminder", _day_before(start, DAY_BEFORE_REMINDER_AT, clinic),
-                       reminder_deadline)]
-    fast = _fast(visit.instructions)
-    deadline = start - max(fast, INSTRUCTIONS_MIN_LEAD)
-    # A fast longer than ~16 h starts before 17:00 the day before: give an hour's notice.
-    nominal = min(_day_before(start, INSTRUCTIONS_AT, clinic), start - fast - FAST_NOTICE)
-    return [_Draft("instructions", nominal, deadline),
-            _Draft("reminder", start - DOSING_REMINDER_LEAD, reminder_deadline)]
+    return [_Draft(kind, nominal, deadline) for kind, nominal, deadline
+            in session_windows(visit.start, visit.category, visit.instructions, clinic.zone)]
 
 
 def _time_draft(d: _Draft, start: datetime, clinic: Clinic, now: datetime) -> None:
-    if now >= start or d.nominal >= d.deadline:
-        d.reason = "stale"
-        return
-    due = d.nominal
-    if due < now:
-        if d.kind not in _CATCH_UP or now >= d.deadline:
-            d.reason = "too_late"
-            return
-        due = now
-    d.send_at = fit_outside_quiet(due, now=now, deadline=d.deadline, tz=clinic.zone,
-                                  start=clinic.quiet_start, end=clinic.quiet_end)
-    if d.send_at is None:
-        d.reason = "quiet_hours"
+    d.send_at, d.reason = fit_send_time(d.kind, d.nominal, d.deadline, start, now, clinic.zone,
+                                        clinic.quiet_start, clinic.quiet_end)
 
 
 def _values(visit: Visit, clinic: Clinic, old: Visit | None, old_clinic: Clinic) -> dict:

@@ -6,48 +6,47 @@ Public API
   text_names_treatment, text_too_long, text_not_gsm7.
 - DEFAULT_TEMPLATES: {kind: str, f"{kind}.short": str}. A caller overrides any key with
   its own dict (it resolves which overrides apply to a session type and location).
-- find_forbidden(text) -> list[str];  validate_template(text, kind=None) -> None
+- find_forbidden(text, field="template") -> list[str] (sensitive_words.py: English and
+  Spanish, whole words, case- and accent-insensitive; IV/IM only in templates and names)
+- validate_template(text, kind=None) -> None
 - prep_text(rules, compact=False) -> str: pre-session instructions from a session type's rules
-- format_date(local_dt) -> "Tue Dec 1";  format_time(local_dt) -> "9:00 AM"
+- format_date(instant, tz=None) -> "Tue Dec 1";  format_time(instant, tz=None) -> "9:00 AM"
+  (in tz when given, e.g. the patient's zone; else in the instant's own offset)
 - render(kind, values, *, prep_rules, overrides, max_chars, exemption) -> str
+
+The short (`exemption`) forms keep the safety lines within 160 GSM-7 characters: the
+fast, the ride home and the request to reply RIDE once someone can drive the patient home.
+"No driving until the next day" and the medicines to ask about are only in the full form:
+with a 24-character clinic name there is no room for them (text_fit.py checks the worst case).
 
 Texts never contain a patient's name: a phone's lock screen is read by others, and the
 clinic's name with a date already tells the patient what the text is about.
 """
 from __future__ import annotations
 
-import re
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import lru_cache
 from string import Formatter
 from typing import Mapping
 
 from .errors import DomainError
 from .instructions import RULES as INSTRUCTION_RULES
 from .segments import count_segments, is_gsm7
+from .sensitive_words import FORBIDDEN_WORDS, FORBIDDEN_WORDS_ES, SHORT_TOKENS, find_forbidden
 
-OPT_OUT = "Reply STOP to opt out"
+__all__ = ["DEFAULT_TEMPLATES", "FORBIDDEN_WORDS", "FORBIDDEN_WORDS_ES", "KINDS", "OPT_OUT",
+           "SHORT_TOKENS", "TemplateError", "find_forbidden", "format_date", "format_time",
+           "is_gsm7", "prep_text", "render", "validate_template"]
+
+KINDS = ("confirmation", "instructions", "reminder", "moved", "cancelled")
+# The opt-out words every exemption text carries; the full forms say "Reply STOP to opt out".
+OPT_OUT = "STOP to opt out"
+_REPLY_STOP = "Reply " + OPT_OUT
 
 
 class TemplateError(DomainError, ValueError):
     code = "template_error"
 
-
-# Words that reveal the treatment, a drug used for it or a diagnosis (HIPAA: others read
-# screens). Matched case-insensitively as whole words, with an optional plural "s".
-# Medicines the patient must ask about (benzodiazepines, lamotrigine) are not here: they
-# do not reveal the treatment, and the instructions must name them.
-FORBIDDEN_WORDS = (
-    "ketamine", "esketamine", "arketamine", "spravato", "ketalar", "ketanest",
-    "infusion", "IV", "intravenous", "IM", "intramuscular", "sublingual", "lozenge",
-    "troche", "nasal spray", "psychedelic", "dissociative", "dissociation", "anesthetic",
-    "anaesthetic", "REMS", "depression", "depressive", "antidepressant",
-    "treatment-resistant", "TRD", "PTSD", "anxiety", "trauma", "bipolar", "suicidal",
-    "suicide", "OCD", "psychiatric", "psychiatry", "mental health", "depressed",
-)
-_FORBIDDEN_RE = re.compile(
-    r"(?<!\w)(" + "|".join(re.escape(w) for w in FORBIDDEN_WORDS) + r")(?:e?s)?(?!\w)",
-    re.IGNORECASE,
-)
 
 # Placeholders each kind may use; {date} and {time} are required everywhere so that any
 # text can stand in for a merged one (see reminders.py) and the patient knows which visit.
@@ -63,7 +62,7 @@ _REQUIRED = {"date", "time"}
 
 DEFAULT_TEMPLATES = {
     "confirmation": "{clinic}: you are booked for {date} at {time}. Where: {address}. "
-                    "Reply C to confirm. Questions or changes: {phone}. " + OPT_OUT + ".",
+                    "Reply C to confirm. Questions or changes: {phone}. " + _REPLY_STOP + ".",
     "instructions": "{clinic}: for your visit {date} at {time} ({address}): {instructions} "
                     "Questions: {phone}.",
     "reminder": "{clinic}: reminder of your visit {date} at {time}. Where: {address}. "
@@ -77,14 +76,10 @@ DEFAULT_TEMPLATES = {
                           "{phone}. " + OPT_OUT,
     "instructions.short": "{clinic} {date} {time}: {instructions} {phone}. " + OPT_OUT,
     "reminder.short": "{clinic}: reminder {date} {time}, {address}. {phone}. " + OPT_OUT,
-    "moved.short": "{clinic}: visit moved to {date} {time}, {address}. {phone}. " + OPT_OUT,
+    "moved.short": "{clinic}: {old_date} {old_time} visit moved to {date} {time}, "
+                   "{address}. {phone}. " + OPT_OUT,
     "cancelled.short": "{clinic}: your {date} {time} visit is cancelled. {phone}. " + OPT_OUT,
 }
-
-
-def find_forbidden(text: str) -> list[str]:
-    """The sensitive words in text, as written, in order of appearance."""
-    return [m.group(0) for m in _FORBIDDEN_RE.finditer(text)]
 
 
 def _fields(text: str) -> set[str]:
@@ -108,6 +103,21 @@ def _fields(text: str) -> set[str]:
 def validate_template(text: str, kind: str | None = None) -> None:
     """Refuse a template that names the treatment, uses an unknown placeholder, or (when
     kind is given) lacks {date}/{time}, or {instructions} for an instructions text."""
+    problem = _template_problem(text, kind)
+    if problem is not None:
+        raise TemplateError(*problem)
+
+
+@lru_cache(maxsize=1024)  # a handful of templates, checked for every text rendered
+def _template_problem(text: str, kind: str | None) -> tuple[str, str] | None:
+    try:
+        _validate_template(text, kind)
+    except TemplateError as exc:
+        return exc.message, exc.code
+    return None
+
+
+def _validate_template(text: str, kind: str | None) -> None:
     found = find_forbidden(text)
     if found:
         raise TemplateError(f"template names the treatment or a diagnosis: {', '.join(found)}",
@@ -131,6 +141,9 @@ def validate_template(text: str, kind: str | None = None) -> None:
 # "fasting_solids_hours" is accepted as another name for "no_solid_food_hours".
 _KNOWN_RULES = set(INSTRUCTION_RULES) | {"fasting_solids_hours"}
 _ASK_BEFORE = "benzodiazepines or lamotrigine"
+# The RIDE reply marks the ride home arranged (PRODUCT.md, "Spravato REMS and the ride home").
+RIDE_LINE = "You need a ride home: reply RIDE once someone can drive you home."
+RIDE_LINE_SHORT = "Need a ride home: reply RIDE when set."
 
 
 def _sentence(parts: list[str]) -> str:
@@ -140,14 +153,15 @@ def _sentence(parts: list[str]) -> str:
 
 def prep_text(rules: Mapping[str, object] | None, compact: bool = False) -> str:
     """Instructions from a session type's food and drink rules, plus what every dosing
-    visit needs (ride home, no driving until the next day, medicines to ask about, arrive
-    early). The compact form keeps the fast, ride and driving rules and drops the rest."""
+    visit needs (ride home and the RIDE reply, no driving until the next day, medicines to
+    ask about, arrive early). The compact form keeps the fast and the ride home with the
+    RIDE reply (the safety lines) and drops the rest."""
     rules = dict(rules or {})
     unknown = sorted(set(rules) - _KNOWN_RULES)
     if unknown:
         raise TemplateError(f"unknown instruction rule(s): {', '.join(unknown)}",
                             "instructions_unknown_rule")
-    # Compact: one "before" for the whole list, and "that day" for "until the next day".
+    # Compact: one "before" for the whole list.
     h, m, b = ("h", "min", "") if compact else (" hours", " minutes", " before")
     food = []
     solids = rules.get("no_solid_food_hours") or rules.get("fasting_solids_hours")
@@ -163,9 +177,9 @@ def prep_text(rules: Mapping[str, object] | None, compact: bool = False) -> str:
         food.append(f"no liquids {'' if compact else 'for '}{rules['no_liquids_minutes']}{m}{b}")
     parts = [_sentence(food) + (" before." if compact else ".")] if food else []
     if compact:
-        parts.append("Need a ride home; no driving that day.")
+        parts.append(RIDE_LINE_SHORT)
     else:
-        parts += ["You need a ride home.", "Do not drive until the next day.",
+        parts += [RIDE_LINE, "Do not drive until the next day.",
                   f"Ask us before taking {_ASK_BEFORE} that day."]
         early = rules.get("arrive_early_minutes", 15)
         if early:
@@ -177,12 +191,14 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def format_date(local: datetime) -> str:
+def format_date(instant: datetime, tz: tzinfo | None = None) -> str:
     # Built by hand: strftime depends on the process locale and on "%-d" support.
+    local = instant.astimezone(tz) if tz is not None else instant
     return f"{_DAYS[local.weekday()]} {_MONTHS[local.month - 1]} {local.day}"
 
 
-def format_time(local: datetime) -> str:
+def format_time(instant: datetime, tz: tzinfo | None = None) -> str:
+    local = instant.astimezone(tz) if tz is not None else instant
     hour = local.hour % 12 or 12
     return f"{hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
 
@@ -205,6 +221,11 @@ def _with_required(body: str, clinic: str, phone: str) -> str:
     return body
 
 
+@lru_cache(maxsize=1024)
+def _clinic_words(name: str, address: str) -> tuple[str, ...]:
+    return tuple(find_forbidden(name, "name") + find_forbidden(address, "address"))
+
+
 def render(kind: str, values: Mapping[str, str], *, prep_rules: Mapping | None = None,
            overrides: Mapping[str, str] | None = None, max_chars: int | None = None,
            exemption: bool = False) -> str:
@@ -213,6 +234,11 @@ def render(kind: str, values: Mapping[str, str], *, prep_rules: Mapping | None =
     exemption: GSM-7 only, one segment (160), clinic name/phone/opt-out words required."""
     overrides = overrides or {}
     limit = min(max_chars or 160, 160) if exemption else max_chars
+    # Clinic data may hold "Suite IV" in an address but a name may not say "IV".
+    found = _clinic_words(values["clinic"], values.get("address") or "")
+    if found:
+        raise TemplateError(f"text would name the treatment: {', '.join(found)}",
+                            "text_names_treatment")
     failure = None
     for key in (kind, f"{kind}.short"):
         template = overrides.get(key) or DEFAULT_TEMPLATES[key]
@@ -223,15 +249,16 @@ def render(kind: str, values: Mapping[str, str], *, prep_rules: Mapping | None =
         body = template.format_map(fill).translate(_PLAIN)
         if exemption:
             body = _with_required(body, values["clinic"], values["phone"])
-        found = find_forbidden(body)
-        if found:
-            # The words came from clinic data (name, address) or rules, not the template.
-            raise TemplateError(f"text would name the treatment: {', '.join(found)}",
-                                "text_names_treatment")
         if exemption and not is_gsm7(body):
             failure = failure or "text_not_gsm7"
         elif (limit is not None and len(body) > limit) or (exemption and count_segments(body) > 1):
             failure = "text_too_long"
         else:
+            # The template passed validate_template and the clinic's data was checked
+            # above; this catches words formed across them.
+            found = find_forbidden(body, "address")
+            if found:
+                raise TemplateError(f"text would name the treatment: {', '.join(found)}",
+                                    "text_names_treatment")
             return body
     raise TemplateError(f"{kind} text does not fit the profile ({failure})", failure)
