@@ -61,8 +61,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     from .api import register_api
     from .cli import register_cli
+    from .desk import register as register_desk
 
     register_api(app, rest_api)
+    register_desk(app)
     register_cli(app)
     if settings.scheduler_embedded and not app.config.get("TESTING") and _serving():
         from .jobs.worker import start_embedded

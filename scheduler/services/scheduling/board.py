@@ -1,0 +1,285 @@
+"""The day board of one location: who and which room is busy when, in which phase, what
+needs the front desk's attention, and how many more patients could be watched.
+
+Plain values for the front desk's screen, in a fixed number of queries whatever the day
+holds (the snapshot's, then appointments with their people, then failed texts). The
+monitoring capacity is the booking rules' own step function (``Site.slack`` from the
+snapshot), so the line the desk sees is the one bookings are checked against.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from ...domain import intervals as iv
+from ...domain.intervals import Interval
+from ...domain.localtime import WEEKDAYS, local_day_window, local_span, to_local
+from ...extensions import db
+from ...models import (ACTIVE_STATUSES, OCCUPYING_STATUSES, Appointment, AvailabilityRule, Location, Message,
+                      Provider, Room, SessionType)
+from ..calendars.calendar_sync import busy_blocks
+from ..platform import records
+from .availability import load_snapshot
+
+FAILED_TEXT_STATUSES = ("failed", "undelivered")
+DEFAULT_HOURS = (dt.time(8), dt.time(17))  # the axis of a day the location is closed
+
+
+@dataclass(frozen=True)
+class Phase:
+    kind: str  # administering | monitoring | turnover | session
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True)
+class Marker:
+    code: str  # conflict, unconfirmed, no_ride, texts_failed, or a flag's own code
+    label: str  # a short visible label
+    message: str  # the whole sentence
+
+
+@dataclass(frozen=True)
+class BoardAppointment:
+    id: int
+    patient_id: int
+    patient_name: str
+    session_type: str
+    session_name: str
+    category: str
+    status: str
+    start: dt.datetime
+    end: dt.datetime
+    provider_id: int
+    provider_name: str
+    room_id: int | None
+    room_name: str | None
+    telehealth: bool
+    ride_arranged: bool | None
+    confirmed: bool
+    phases: tuple[Phase, ...]
+    markers: tuple[Marker, ...]
+
+    @property
+    def occupying(self) -> bool:
+        return self.status in OCCUPYING_STATUSES
+
+
+@dataclass(frozen=True)
+class Block:
+    """One appointment drawn on one row: the phases that hold that provider or room."""
+
+    appointment: BoardAppointment
+    phases: tuple[Phase, ...]
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.phases[0].start
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.phases[-1].end
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    kind: str  # provider | room
+    id: int
+    name: str
+    detail: str  # capabilities, or the room's kind
+    available: tuple[Interval, ...]  # on site here (provider) or open (room), within the window
+    away: tuple[Interval, ...]  # travel time to or from another location (providers)
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class CapacityStep:
+    start: dt.datetime
+    end: dt.datetime
+    slack: int  # how many more patients could be watched: ratio * free clinicians - monitored
+
+
+@dataclass(frozen=True)
+class Board:
+    location_id: int
+    location_name: str
+    timezone: str
+    date: dt.date
+    window: Interval  # the axis: whole hours covering opening hours and every appointment
+    opening: tuple[Interval, ...]
+    ratio: int
+    rows: tuple[BoardRow, ...]
+    appointments: tuple[BoardAppointment, ...]  # every status, in start order
+    capacity: tuple[CapacityStep, ...]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def offset(self, t: dt.datetime) -> float:
+        """Where an instant sits on the axis, in percent of its width."""
+        whole = self.window.duration.total_seconds()
+        return round(max(0.0, min(100.0, (t - self.window.start).total_seconds() * 100 / whole)), 3)
+
+    def hours(self) -> list[dt.datetime]:
+        """The whole hours of the axis (local wall clock), for its labels and grid lines."""
+        t, out = self.window.start, []
+        while t < self.window.end:
+            out.append(t)
+            t += dt.timedelta(hours=1)
+        return out
+
+
+def day_board(location_id: int, day: dt.date) -> Board:
+    location = records.get(Location, location_id)
+    tz = location.tz
+    day_window = local_day_window(day, tz)
+    opening = _opening(location, day, tz)
+    rows = db.session.scalars(
+        select(Appointment).where(Appointment.location_id == location.id,
+                                  Appointment.start_at >= day_window.start, Appointment.start_at < day_window.end)
+        .order_by(Appointment.start_at, Appointment.id)
+        .options(joinedload(Appointment.patient), joinedload(Appointment.provider),
+                 joinedload(Appointment.room), joinedload(Appointment.session_type))).unique().all()
+    failed = _failed_texts([a.id for a in rows])
+    appointments = tuple(summarize(a, failed.get(a.id, 0)) for a in rows)
+    window = _axis(day, tz, opening, [a for a in appointments if a.occupying], day_window)
+
+    snap = _snapshot(location, window)
+    staff = {s.id: s for s in snap.staff} if snap else {}
+    drawn = [a for a in appointments if a.occupying]
+    provider_ids = sorted({pid for pid, s in staff.items() if iv.clip(s.on_site, window)}
+                          | {a.provider_id for a in drawn})
+    providers = {p.id: p for p in db.session.scalars(select(Provider).where(Provider.id.in_(provider_ids)))}
+    board_rows = [
+        BoardRow("provider", pid, providers[pid].name, ", ".join(providers[pid].capabilities or ()),
+                 tuple(iv.clip(staff[pid].on_site, window)) if pid in staff else (),
+                 tuple(iv.clip(staff[pid].travel, window)) if pid in staff else (),
+                 tuple(Block(a, _provider_phases(a)) for a in drawn if a.provider_id == pid))
+        for pid in sorted(provider_ids, key=lambda i: (providers[i].name.lower(), i))]
+    for room in db.session.scalars(select(Room).where(Room.location_id == location.id)
+                                   .order_by(Room.kind.desc(), Room.name, Room.id)):
+        blocks = tuple(Block(a, a.phases) for a in drawn if a.room_id == room.id)
+        if room.active or blocks:
+            board_rows.append(BoardRow("room", room.id, room.name, f"{room.kind} room"
+                                       + ("" if room.active else " (inactive)"),
+                                       tuple(iv.clip(opening, window)), (), blocks))
+    capacity = tuple(CapacityStep(piece.start, piece.end, value)
+                     for piece, value in snap.site.slack.segments(window)) if snap else ()
+    return Board(location_id=location.id, location_name=location.name, timezone=location.timezone,
+                 date=day, window=window, opening=tuple(opening), ratio=location.monitoring_ratio,
+                 rows=tuple(board_rows), appointments=appointments, capacity=capacity)
+
+
+def resource_names(location_id: int) -> tuple[dict[int, str], dict[int, str]]:
+    """({provider id: name}, {room id: name}) of the people and rooms of a location."""
+    working = select(AvailabilityRule.provider_id).where(AvailabilityRule.location_id == location_id)
+    providers = dict(db.session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(working))).all())
+    rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.location_id == location_id)).all())
+    return providers, rooms
+
+
+def _opening(location: Location, day: dt.date, tz) -> list[Interval]:
+    spans = []
+    for start, end in (location.opening_hours or {}).get(WEEKDAYS[day.weekday()], []):
+        span = local_span(day, _wall(start), _wall(end), tz)
+        if span is not None:
+            spans.append(span)
+    return iv.merge(spans)
+
+
+def _axis(day, tz, opening, appointments, day_window: Interval) -> Interval:
+    """Whole local hours from the first opening or start to the last closing or turnover."""
+    hours = opening or [local_span(day, *DEFAULT_HOURS, tz) or day_window]
+    lo, hi = hours[0].start, hours[-1].end
+    for a in appointments:
+        lo, hi = min(lo, a.start), max(hi, a.phases[-1].end)
+    past = _past_hour(to_local(lo, tz))
+    lo -= past
+    ahead = _past_hour(to_local(hi, tz))
+    if ahead:
+        hi += dt.timedelta(hours=1) - ahead
+    return Interval(max(lo, day_window.start), min(max(hi, lo + dt.timedelta(hours=1)), day_window.end))
+
+
+def _past_hour(local: dt.datetime) -> dt.timedelta:
+    return dt.timedelta(minutes=local.minute, seconds=local.second, microseconds=local.microsecond)
+
+
+def _snapshot(location: Location, window: Interval):
+    """The booking rules' view of the day (staff on site, travel, monitoring slack)."""
+    st = db.session.scalar(select(SessionType).order_by((SessionType.category != "dosing"), SessionType.id)
+                           .limit(1))
+    if st is None:
+        return None
+    return load_snapshot(location, st, window, busy_blocks=busy_blocks)
+
+
+def _failed_texts(appointment_ids: list[int]) -> dict[int, int]:
+    if not appointment_ids:
+        return {}
+    return dict(db.session.execute(
+        select(Message.appointment_id, func.count()).where(
+            Message.appointment_id.in_(appointment_ids), Message.status.in_(FAILED_TEXT_STATUSES))
+        .group_by(Message.appointment_id)).all())
+
+
+def _phases(a: Appointment) -> tuple[Phase, ...]:
+    if a.monitoring_start is not None:
+        out = [Phase("administering", a.start_at, a.provider_busy_end),
+               Phase("monitoring", a.monitoring_start, a.monitoring_end)]
+    else:
+        out = [Phase("session", a.start_at, a.end_at)]
+    if a.room_busy_end is not None and a.room_busy_end > a.end_at:
+        out.append(Phase("turnover", a.end_at, a.room_busy_end))
+    return tuple(out)
+
+
+def _provider_phases(a: BoardAppointment) -> tuple[Phase, ...]:
+    """A provider holds the administering (or the whole session). The monitoring after it is
+    the site's (any clinician on duty watches: the capacity line) and turnover the room's."""
+    return tuple(p for p in a.phases if p.kind in ("administering", "session"))
+
+
+def _markers(a: Appointment, failed_texts: int) -> tuple[Marker, ...]:
+    out: list[Marker] = []
+    if a.conflict:
+        out.append(Marker("conflict", "Conflict", a.conflict_reason or "Busy time now overlaps this visit."))
+    for flag in getattr(a, "flags", None) or ():  # the flags list (issue 12), when the model has it
+        code = flag.get("code") if isinstance(flag, dict) else getattr(flag, "code", str(flag))
+        message = flag.get("message") if isinstance(flag, dict) else getattr(flag, "message", "")
+        out.append(Marker(str(code), str(code).replace("_", " ").capitalize(), str(message or code)))
+    active = a.status in ACTIVE_STATUSES
+    if active and a.status == "booked" and a.confirmed_at is None:
+        out.append(Marker("unconfirmed", "Unconfirmed", "The patient has not confirmed this visit."))
+    if active and a.is_dosing and a.ride_arranged is not True:
+        out.append(Marker("no_ride", "No ride", "No ride home is arranged for this dosing session."))
+    if failed_texts:
+        out.append(Marker("texts_failed", "Text failed",
+                          f"{failed_texts} text{'s' if failed_texts > 1 else ''} to the patient failed."))
+    seen, unique = set(), []
+    for m in out:  # a flag and our own check may name the same thing once each
+        if m.code not in seen:
+            seen.add(m.code)
+            unique.append(m)
+    return tuple(unique)
+
+
+def summarize(a: Appointment, failed_texts: int) -> BoardAppointment:
+    """One appointment as the board shows it: its phases and what needs attention."""
+    return BoardAppointment(
+        id=a.id, patient_id=a.patient_id, patient_name=a.patient.name, session_type=a.session_type.code,
+        session_name=a.session_type.name, category=a.session_type.category, status=a.status,
+        start=a.start_at, end=a.end_at, provider_id=a.provider_id, provider_name=a.provider.name,
+        room_id=a.room_id, room_name=a.room.name if a.room else None, telehealth=a.telehealth,
+        ride_arranged=a.ride_arranged, confirmed=a.confirmed_at is not None, phases=_phases(a),
+        markers=_markers(a, failed_texts))
+
+
+def _wall(text: str) -> dt.time:
+    hh, mm = int(text[:2]), int(text[3:5])
+    return dt.time(0) if hh == 24 else dt.time(hh, mm)
