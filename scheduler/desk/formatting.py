@@ -1,5 +1,6 @@
 """What templates may call: times in a location's zone, phones, the CSRF token, the caller."""
 import datetime as dt
+import functools
 from zoneinfo import ZoneInfo
 
 from ..services.messaging.outbox import pretty_phone
@@ -17,7 +18,14 @@ def _zone(tz) -> ZoneInfo:
 
 
 def hm(t: dt.datetime | None, tz) -> str:
-    return "" if t is None else t.astimezone(_zone(tz)).strftime("%H:%M")
+    return "" if t is None else _hm(t, str(tz))
+
+
+@functools.lru_cache(maxsize=4096)
+def _hm(t: dt.datetime, tz: str) -> str:
+    # A board says each time several times (blocks, words, list): format it once.
+    local = t.astimezone(ZoneInfo(tz))
+    return f"{local.hour:02d}:{local.minute:02d}"
 
 
 def when(t: dt.datetime | None, tz) -> str:

@@ -98,7 +98,9 @@ def _phone(text: str, region: str) -> PatientQuery | None:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         number = None
-    if number is not None and phonenumbers.is_possible_number(number):
+    # A whole number only: seven digits are "possible" locally but name no area code.
+    if number is not None and phonenumbers.is_possible_number_with_reason(number) \
+            == phonenumbers.ValidationResult.IS_POSSIBLE:
         return PatientQuery(phone=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     return PatientQuery(phone_digits=digits)
 

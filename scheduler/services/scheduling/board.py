@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
 
 from ...domain import intervals as iv
 from ...domain.intervals import Interval
 from ...domain.localtime import WEEKDAYS, local_day_window, local_span, to_local
 from ...extensions import db
 from ...models import (ACTIVE_STATUSES, OCCUPYING_STATUSES, Appointment, AvailabilityRule, Location, Message,
-                      Provider, Room, SessionType)
+                      Patient, Provider, Room, SessionType)
 from ..calendars.calendar_sync import busy_blocks
 from ..platform import records
 from .availability import load_snapshot
@@ -139,30 +138,40 @@ def day_board(location_id: int, day: dt.date) -> Board:
     tz = location.tz
     day_window = local_day_window(day, tz)
     opening = _opening(location, day, tz)
+    # Appointments without their related rows: the names come in one small query each
+    # (joined rows would decode every session type's JSON once per appointment).
     rows = db.session.scalars(
         select(Appointment).where(Appointment.location_id == location.id,
                                   Appointment.start_at >= day_window.start, Appointment.start_at < day_window.end)
-        .order_by(Appointment.start_at, Appointment.id)
-        .options(joinedload(Appointment.patient), joinedload(Appointment.provider),
-                 joinedload(Appointment.room), joinedload(Appointment.session_type))).unique().all()
-    failed = _failed_texts([a.id for a in rows])
-    appointments = tuple(summarize(a, failed.get(a.id, 0)) for a in rows)
-    window = _axis(day, tz, opening, [a for a in appointments if a.occupying], day_window)
-
+        .order_by(Appointment.start_at, Appointment.id)).all()
+    live = [a for a in rows if a.status in OCCUPYING_STATUSES]
+    window = _axis(day, tz, opening, [(a.start_at, a.room_busy_end or a.end_at) for a in live], day_window)
     snap = _snapshot(location, window)
     staff = {s.id: s for s in snap.staff} if snap else {}
+    working = {pid for pid, s in staff.items() if iv.clip(s.on_site, window)}
+    providers = {row.id: row for row in db.session.execute(
+        select(Provider.id, Provider.name, Provider.capabilities)
+        .where(Provider.id.in_(working | {a.provider_id for a in rows})))}
+    rooms = list(db.session.scalars(select(Room).where(Room.location_id == location.id)
+                                    .order_by(Room.kind.desc(), Room.name, Room.id)))
+    names = _Names(patients=dict(db.session.execute(select(Patient.id, Patient.name).where(
+                       Patient.id.in_({a.patient_id for a in rows}))).all()),
+                   providers={i: p.name for i, p in providers.items()},
+                   rooms={r.id: r.name for r in rooms},
+                   types={row.id: row for row in db.session.execute(
+                       select(SessionType.id, SessionType.code, SessionType.name, SessionType.category))})
+    failed = _failed_texts([a.id for a in rows])
+    appointments = tuple(summarize(a, failed.get(a.id, 0), names) for a in rows)
     drawn = [a for a in appointments if a.occupying]
-    provider_ids = sorted({pid for pid, s in staff.items() if iv.clip(s.on_site, window)}
-                          | {a.provider_id for a in drawn})
-    providers = {p.id: p for p in db.session.scalars(select(Provider).where(Provider.id.in_(provider_ids)))}
+
     board_rows = [
         BoardRow("provider", pid, providers[pid].name, ", ".join(providers[pid].capabilities or ()),
                  tuple(iv.clip(staff[pid].on_site, window)) if pid in staff else (),
                  tuple(iv.clip(staff[pid].travel, window)) if pid in staff else (),
                  tuple(Block(a, _provider_phases(a)) for a in drawn if a.provider_id == pid))
-        for pid in sorted(provider_ids, key=lambda i: (providers[i].name.lower(), i))]
-    for room in db.session.scalars(select(Room).where(Room.location_id == location.id)
-                                   .order_by(Room.kind.desc(), Room.name, Room.id)):
+        for pid in sorted(working | {a.provider_id for a in drawn},
+                          key=lambda i: (providers[i].name.lower(), i))]
+    for room in rooms:
         blocks = tuple(Block(a, a.phases) for a in drawn if a.room_id == room.id)
         if room.active or blocks:
             board_rows.append(BoardRow("room", room.id, room.name, f"{room.kind} room"
@@ -192,12 +201,12 @@ def _opening(location: Location, day: dt.date, tz) -> list[Interval]:
     return iv.merge(spans)
 
 
-def _axis(day, tz, opening, appointments, day_window: Interval) -> Interval:
+def _axis(day, tz, opening, spans, day_window: Interval) -> Interval:
     """Whole local hours from the first opening or start to the last closing or turnover."""
     hours = opening or [local_span(day, *DEFAULT_HOURS, tz) or day_window]
     lo, hi = hours[0].start, hours[-1].end
-    for a in appointments:
-        lo, hi = min(lo, a.start), max(hi, a.phases[-1].end)
+    for start, end in spans:
+        lo, hi = min(lo, start), max(hi, end)
     past = _past_hour(to_local(lo, tz))
     lo -= past
     ahead = _past_hour(to_local(hi, tz))
@@ -269,13 +278,28 @@ def _markers(a: Appointment, failed_texts: int) -> tuple[Marker, ...]:
     return tuple(unique)
 
 
-def summarize(a: Appointment, failed_texts: int) -> BoardAppointment:
-    """One appointment as the board shows it: its phases and what needs attention."""
+@dataclass(frozen=True)
+class _Names:
+    patients: dict
+    providers: dict
+    rooms: dict
+    types: dict  # id -> (id, code, name, category)
+
+
+def summarize(a: Appointment, failed_texts: int, names: _Names | None = None) -> BoardAppointment:
+    """One appointment as the board shows it: its phases and what needs attention. Without
+    ``names`` the appointment's own related rows give them (one appointment's page)."""
+    if names is None:
+        st = a.session_type
+        names = _Names({a.patient_id: a.patient.name}, {a.provider_id: a.provider.name},
+                       {a.room_id: a.room.name} if a.room else {},
+                       {st.id: (st.id, st.code, st.name, st.category)})
+    _id, code, type_name, category = names.types[a.session_type_id]
     return BoardAppointment(
-        id=a.id, patient_id=a.patient_id, patient_name=a.patient.name, session_type=a.session_type.code,
-        session_name=a.session_type.name, category=a.session_type.category, status=a.status,
-        start=a.start_at, end=a.end_at, provider_id=a.provider_id, provider_name=a.provider.name,
-        room_id=a.room_id, room_name=a.room.name if a.room else None, telehealth=a.telehealth,
+        id=a.id, patient_id=a.patient_id, patient_name=names.patients[a.patient_id], session_type=code,
+        session_name=type_name, category=category, status=a.status, start=a.start_at, end=a.end_at,
+        provider_id=a.provider_id, provider_name=names.providers[a.provider_id], room_id=a.room_id,
+        room_name=names.rooms.get(a.room_id) if a.room_id else None, telehealth=a.telehealth,
         ride_arranged=a.ride_arranged, confirmed=a.confirmed_at is not None, phases=_phases(a),
         markers=_markers(a, failed_texts))
 
