@@ -115,6 +115,10 @@ def move(actor: str, appointment_id: int, day: dt.date, wall: dt.time, provider_
     return booking.update(appointment_id, changes, actor, now(), None)
 
 
+def set_ride(actor: str, appointment_id: int, arranged: bool):
+    return booking.update(appointment_id, {"ride_arranged": arranged}, actor, now(), None)
+
+
 def cancel(actor: str, appointment_id: int, reason: str):
     return booking.transition(appointment_id, "cancel", actor, now(), reason=reason)
 
@@ -187,4 +191,4 @@ def find_page(location_id: int | None, day: dt.date | None, session_type: str | 
 
 
 def _by_name(names: dict[int, str]) -> tuple[tuple[int, str], ...]:
-    return tuple(sorted(names.items(), key=lambda item: (item[1].lower(), item[0])))
+    return tuple(sorted(names.items(), key=lambda item: (day_board.natural(item[1]), item[0])))

@@ -59,3 +59,19 @@ def check_in(appointment_id):
     except DomainError as exc:
         return _page(appointment_id, {"check_in": readable(exc)}, request.form, status_of(exc))
     return _done(appointment_id, "Checked in.")
+
+
+@bp.post("/appointments/<int:appointment_id>/ride")
+def ride(appointment_id):
+    arranged = Fields(request.form).flag("ride_arranged")
+    try:
+        actions.set_ride(caller().name, appointment_id, arranged)
+    except DomainError as exc:
+        return _page(appointment_id, {"ride": readable(exc)}, request.form, status_of(exc))
+    return _done(appointment_id, "Ride home arranged." if arranged else "Ride home marked as not arranged.")
+
+
+@bp.get("/appointments/<int:appointment_id>/<any(move, cancel, 'check-in', ride):action>")
+def action_page(appointment_id, action):
+    """The address a refused form was answered at, opened again: the visit's page."""
+    return redirect(url_for("desk.appointment", appointment_id=appointment_id), 303)

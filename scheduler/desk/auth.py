@@ -110,6 +110,11 @@ def sign_in():
     return redirect(_safe_next(request.form.get("next")), 303)
 
 
+@bp.get("/sign-out")
+def sign_out_page():
+    return render_template("desk/sign_out.html")
+
+
 @bp.post("/sign-out")
 def sign_out():
     _forget("Signed out.", "notice")

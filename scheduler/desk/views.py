@@ -128,8 +128,19 @@ def book():
                             _anchor=f"appt-{appointment.id}"), 303)
 
 
+@bp.get("/appointments")
+def book_page():
+    return redirect(url_for("desk.find"), 303)
+
+
 @bp.route("/<path:rest>")
 def not_found(rest):
+    return render_template("desk/error.html", title="Not found",
+                           message="There is no such page on the front desk."), 404
+
+
+@bp.errorhandler(404)
+def _not_found(_error):
     return render_template("desk/error.html", title="Not found",
                            message="There is no such page on the front desk."), 404
 

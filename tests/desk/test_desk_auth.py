@@ -175,3 +175,15 @@ def test_an_unknown_desk_page_is_an_html_404(signed_in):
 def test_a_session_that_was_never_signed_in_is_not_enough(desk):
     desk.get("/desk/sign-in")  # an anonymous session with a CSRF token
     assert desk.get("/desk/board").status_code == 303
+
+
+def test_addresses_of_forms_opened_as_pages_lead_somewhere_useful(signed_in):
+    c = seed_clinic()
+    visit = book(c["jordan"], "ketamine_iv", at("10:00"), NOW)
+    for action in ("move", "cancel", "check-in"):
+        response = signed_in.get(f"/desk/appointments/{visit.id}/{action}")
+        assert response.headers["Location"] == f"/desk/appointments/{visit.id}"
+    assert signed_in.get("/desk/appointments").headers["Location"] == "/desk/find"
+    assert "Sign out now" in signed_in.text("/desk/sign-out")
+    missing = signed_in.get("/desk/static/no-such-file.js")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"

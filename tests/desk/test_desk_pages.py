@@ -203,3 +203,15 @@ def test_a_new_patient_is_added_or_told_what_to_fix(signed_in):
     assert "Added Sam Rivera." in signed_in.text(made.headers["Location"])
     unknown = signed_in.post("/desk/patients", {"name": "X", "phone": "(805) 555-0198", "home_location_id": 999})
     assert unknown.status_code == 422 and "Home location: No location with id 999." in unknown.get_data(as_text=True)
+
+
+def test_the_desk_marks_a_ride_home_and_the_marker_goes(signed_in):
+    c = seed_clinic()
+    visit = book(c["jordan"], "ketamine_iv", at("10:00"), NOW)
+    board = f"/desk/board?location_id={c['location'].id}&date=2030-01-01"
+    assert "No ride home is arranged for this dosing session." in signed_in.text(board)
+    assert signed_in.post(f"/desk/appointments/{visit.id}/ride", {"ride_arranged": "1"}).status_code == 303
+    assert "Ride home arranged." in signed_in.text(f"/desk/appointments/{visit.id}")
+    assert "No ride home is arranged" not in signed_in.text(board)
+    db.session.expire_all()
+    assert db.session.get(Appointment, visit.id).ride_arranged is True

@@ -9,6 +9,7 @@ snapshot), so the line the desk sees is the one bookings are checked against.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -152,8 +153,8 @@ def day_board(location_id: int, day: dt.date) -> Board:
     providers = {row.id: row for row in db.session.execute(
         select(Provider.id, Provider.name, Provider.capabilities)
         .where(Provider.id.in_(working | {a.provider_id for a in rows})))}
-    rooms = list(db.session.scalars(select(Room).where(Room.location_id == location.id)
-                                    .order_by(Room.kind.desc(), Room.name, Room.id)))
+    rooms = sorted(db.session.scalars(select(Room).where(Room.location_id == location.id)),
+                   key=lambda r: (r.kind != "treatment", natural(r.name), r.id))
     names = _Names(patients=dict(db.session.execute(select(Patient.id, Patient.name).where(
                        Patient.id.in_({a.patient_id for a in rows}))).all()),
                    providers={i: p.name for i, p in providers.items()},
@@ -169,8 +170,7 @@ def day_board(location_id: int, day: dt.date) -> Board:
                  tuple(iv.clip(staff[pid].on_site, window)) if pid in staff else (),
                  tuple(iv.clip(staff[pid].travel, window)) if pid in staff else (),
                  tuple(Block(a, _provider_phases(a)) for a in drawn if a.provider_id == pid))
-        for pid in sorted(working | {a.provider_id for a in drawn},
-                          key=lambda i: (providers[i].name.lower(), i))]
+        for pid in sorted(working | {a.provider_id for a in drawn}, key=lambda i: (natural(providers[i].name), i))]
     for room in rooms:
         blocks = tuple(Block(a, a.phases) for a in drawn if a.room_id == room.id)
         if room.active or blocks:
@@ -190,6 +190,11 @@ def resource_names(location_id: int) -> tuple[dict[int, str], dict[int, str]]:
     providers = dict(db.session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(working))).all())
     rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.location_id == location_id)).all())
     return providers, rooms
+
+
+def natural(name: str) -> tuple:
+    """Sort key: "Chair 2" before "Chair 10", any case."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower()))
 
 
 def _opening(location: Location, day: dt.date, tz) -> list[Interval]:

@@ -11,7 +11,7 @@ from ...domain.localtime import local_date_of
 from ...extensions import db
 from ...models import Appointment, Location, SessionType
 from ..platform import records
-from .board import BoardAppointment, resource_names, summarize
+from .board import BoardAppointment, natural, resource_names, summarize
 
 FAILED = ("failed", "undelivered")
 
@@ -65,9 +65,9 @@ def visit(appointment_id: int) -> Visit:
     kind = row.session_type.room_kind
     fitting = {r.id for r in row.location.rooms if r.kind == kind and r.active}
     return Visit(summary=summarize(row, failed), record=row, local_date=row.local_date,
-                 providers=tuple(sorted(providers.items(), key=lambda p: (p[1].lower(), p[0]))),
+                 providers=tuple(sorted(providers.items(), key=lambda p: (natural(p[1]), p[0]))),
                  rooms=tuple(sorted(((i, n) for i, n in rooms.items() if i in fitting),
-                                    key=lambda r: (r[1].lower(), r[0]))),
+                                    key=lambda r: (natural(r[1]), r[0]))),
                  start_times=start_times(row.location))
 
 
