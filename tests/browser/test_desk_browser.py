@@ -126,9 +126,9 @@ def test_calendar_key_is_refused(page, keys):
     sign_in(page, keys["calendar"])
     message = page.text_in("#key-error", "A calendar key cannot use the front desk.")
     assert message.is_displayed()
+    page.shoot("11-calendar-key-refused")
     page.go("/desk/board")
     page.visible("#api_key")  # still signed out
-    page.shoot("11-calendar-key-refused")
 
 
 def test_form_without_csrf_token_is_refused(page, keys):
