@@ -11,10 +11,8 @@ from ...domain.localtime import local_date_of
 from ...extensions import db
 from ...models import Appointment, Location, SessionType
 from ..platform import records
-from .board import BoardAppointment, natural, resource_names, summarize
-
-FAILED = ("failed", "undelivered")
-
+from .board import natural, resource_names
+from .visit_summary import FAILED_TEXT_STATUSES, BoardAppointment, summarize
 
 @dataclass(frozen=True)
 class Choices:
@@ -60,7 +58,7 @@ def visit(appointment_id: int) -> Visit:
         selectinload(Appointment.messages)))
     if row is None:
         records.get(Appointment, appointment_id)  # the one "No appointment with id N." message
-    failed = sum(1 for m in row.messages if m.status in FAILED)
+    failed = sum(1 for m in row.messages if m.status in FAILED_TEXT_STATUSES)
     providers, rooms = resource_names(row.location_id)
     kind = row.session_type.room_kind
     fitting = {r.id for r in row.location.rooms if r.kind == kind and r.active}
