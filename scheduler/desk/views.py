@@ -2,9 +2,11 @@
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ..api.errors import DOMAIN_STATUS
 from ..domain.errors import DomainError
+from ..extensions import db
 from . import actions, bp
 from .auth import caller
 from .forms import Fields
@@ -148,6 +150,17 @@ def _not_found(_error):
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError):
     return render_template("desk/error.html", title="Not possible", message=readable(error)), status_of(error)
+
+
+@bp.errorhandler(OperationalError)
+def _database_unavailable(_error):
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass
+    return render_template("desk/error.html", title="Please try again",
+                           message="The database is busy or unavailable; nothing was changed. "
+                                   "Try again in a moment."), 503, {"Retry-After": "5"}
 
 
 @bp.errorhandler(500)

@@ -16,8 +16,9 @@ from scheduler.clock import FixedClock
 from tests.conftest import NOW
 from tests.support.live_server import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+# Debian's packages; the variables exist so a test can show what happens without them.
+CHROMIUM = os.environ.get("DESK_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("DESK_CHROMEDRIVER", "/usr/bin/chromedriver")
 OPT_OUT = "DESK_BROWSER_TESTS"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
