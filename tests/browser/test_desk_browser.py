@@ -60,6 +60,13 @@ def test_front_desk_day(page, keys):
     assert "Integration psychotherapy" in page.find("section[aria-labelledby=visits-title]").text
     assert "Confirmation" in page.find("section[aria-labelledby=texts-title]").text
     page.shoot("04-patient")
+    page.find("a.button-link[href^='/desk/find?patient_id=']").click()
+    page.text_in("h1", "Find a time")
+    assert page.find("#patient-choices input[type=radio]").is_selected()
+    Select(page.find("#find-days")).select_by_value("3")
+    page.find(".find-form button[type=submit]").click()
+    page.text_in("#find-results", "Thursday 3 January 2030")
+    page.shoot("04b-find-a-time")
 
     # Book a dosing session from the board.
     page.find("nav a[href='/desk/board']").click()
@@ -119,6 +126,25 @@ def test_front_desk_day(page, keys):
     page.text_in(".notices", "Signed out.")
     page.go("/desk/board")
     page.visible("#api_key")
+
+
+def test_a_new_patient_from_the_desk(page, keys):
+    seed_clinic()
+    sign_in(page, keys["front_desk"])
+    page.text_in("h1", "Pasadena")
+    page.find("nav a[href='/desk/patients/new']").click()
+    page.visible("#name").send_keys("Sam Rivera")
+    page.find("#phone").send_keys("805 555 019")  # one digit short
+    page.find("form.stacked button").click()
+    page.text_in("#phone-error", "Not a phone number we can text")
+    assert page.find("#phone").get_attribute("aria-invalid") == "true"
+    page.shoot("14-new-patient-refused")
+    page.find("#phone").send_keys("9")
+    page.find("#sms_consent").click()
+    page.find("form.stacked button").click()
+    page.text_in("h1", "Sam Rivera")
+    assert "(805) 555-0199" in page.body() and "Added Sam Rivera." in page.body()
+    page.shoot("15-new-patient")
 
 
 def test_calendar_key_is_refused(page, keys):
