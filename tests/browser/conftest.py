@@ -52,6 +52,7 @@ def browser():
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations, script errors
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(30)
     try:
@@ -104,6 +105,13 @@ class Page:
 
         self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
         return self.find(css)
+
+    def console_errors(self) -> list[str]:
+        """What the page complained about since the last call (a blocked script or style, an error).
+        A refusal's own 4xx answer is logged by Chromium too, and is expected."""
+        return [entry["message"] for entry in self.driver.get_log("browser")
+                if (entry["level"] == "SEVERE" or "Content Security Policy" in entry["message"])
+                and "the server responded with a status of 4" not in entry["message"]]
 
     def body(self) -> str:
         return self.find("body").text

@@ -122,6 +122,7 @@ def test_front_desk_day(page, keys):
     assert "inactive" in page.find(f"#appt-{booked.id}").get_attribute("class")
     page.shoot("10-board-after-cancel")
 
+    assert page.console_errors() == []  # nothing blocked by the CSP, no script error, all day
     page.find(".who button").click()
     page.text_in(".notices", "Signed out.")
     page.go("/desk/board")
