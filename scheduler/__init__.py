@@ -49,8 +49,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     from .api import register_api
     from .cli import register_cli
+    from .desk import register as register_desk
 
     register_api(app)
+    register_desk(app)
     register_cli(app)
     if settings.bench_count_statements:
         from .metrics import count_per_request
