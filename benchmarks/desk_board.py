@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import statistics
 import tempfile
 import time
 
-from benchmarks.measure import count_statements, make_app, ms, p95
+from benchmarks.app import make_app
+from benchmarks.measure import count_statements, median, ms, percentile
 
 APPOINTMENTS = int(os.environ.get("DESK_BENCH_APPOINTMENTS", "60"))
 RUNS = int(os.environ.get("DESK_BENCH_RUNS", "50"))
@@ -59,8 +59,8 @@ def main() -> dict:
             with count_statements(db.engine) as statements:
                 client.get(url)
         result = {"appointments": len(booked), "drawn_in_rooms": drawn, "runs": RUNS,
-                  "median_ms": ms(statistics.median(times)), "p95_ms": ms(p95(times)),
-                  "cpu_median_ms": ms(statistics.median(cpu)),
+                  "median_ms": ms(median(times)), "p95_ms": ms(percentile(times, 95)),
+                  "cpu_median_ms": ms(median(cpu)),
                   "statements_per_render": statements["n"], "html_kb": round(len(first.data) / 1024, 1)}
     print(json.dumps(result))
     return result

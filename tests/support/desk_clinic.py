@@ -78,7 +78,7 @@ def seed_busy_day(count: int, now: dt.datetime, day: dt.date = DAY) -> list:
         patient = clinic.patient(loc, f"Patient {i + 1:03d}", f"+1805555{i:04d}")
         clinic.commit()
         kind = kinds[i % len(kinds)]
-        slots = find_slots(loc.id, kind, *window, now, patient_id=patient.id)
+        slots = find_slots(loc.id, kind, *window, now, patient_id=patient.id).slots
         if slots:
             chosen = slots[(i * 7) % len(slots)]
             booked.append(book(patient, kind, chosen.start, now, ride_arranged=(i % 3 != 0)))
