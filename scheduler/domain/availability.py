@@ -60,13 +60,9 @@ def opening_intervals(hours: Mapping[str, Sequence[Sequence[str]]], tz: tzinfo, 
     return merge(out)
 
 
-def dates_touched(iv: Interval, tz: tzinfo) -> list[date]:
-    return local_dates(iv, tz)
-
-
 def day_block(iv: Interval, there: LocationFacts, here: LocationFacts) -> list[Interval]:
     """The local days here whose dates are dates `iv` touches there."""
-    return [local_day_window(d, here.tz) for d in dates_touched(iv, there.tz)]
+    return [local_day_window(d, here.tz) for d in local_dates(iv, there.tz)]
 
 
 def travel_block(b: AppointmentFacts, here: LocationFacts, there: LocationFacts, minutes: int) -> list[Interval]:
@@ -235,12 +231,16 @@ def _add_needs(schedule: Schedule, state: LocationState) -> None:
     pad = MARGIN + schedule.max_travel()
     wider = Interval(state.span.start - pad, state.span.end + pad)
     others: dict[int, LocationState] = {}
+    types = schedule.session_types
+    watched = {mid for mid in schedule.locations if any(  # only patients there can need anyone
+        a.monitored or (a.type_code in types and types[a.type_code].rems)
+        for a in schedule.near(schedule.appointments_at(mid), wider.start, wider.end))}
     for s in state.staff:
         if not s.is_clinician:
             continue
         needs: dict[str, list[Interval]] = {}
         for mid in sorted(schedule.locations_of(s.id) - {here.id}):
-            if mid not in schedule.locations:
+            if mid not in watched:
                 continue
             if mid not in others:
                 others[mid] = location_state(schedule, mid, wider)

@@ -41,9 +41,6 @@ class Violation:
     message: str = field(default="", compare=False)
 
 
-Scope = frozenset  # of (location_id, local date)
-
-
 def pairs(violations: Iterable[Violation]) -> set[tuple[str, int]]:
     """(rule, appointment id) for every appointment each violation names."""
     return {(v.rule, i) for v in violations for i in v.appointment_ids}
