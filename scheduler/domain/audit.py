@@ -85,10 +85,12 @@ class _Place:
         # How far apart (in days) two things may be and still matter to each other.
         longest = max([a.end - a.start for a in everyone] + [DAY])
         self.reach = (longest + max(self.gap.values(), default=timedelta(0))).days + 2
-        self.by_day: dict[int, dict[date, list[AppointmentFacts]]] = {}
+        self.by_day: dict[int | None, dict[date, list[AppointmentFacts]]] = {}  # provider (None: here)
         self.of: dict[tuple[str, int], list] = {}  # ("provider" | "patient" | "room" | "follows", id)
         for a in everyone:
             self.by_day.setdefault(a.provider_id, {}).setdefault(a.start.date(), []).append(a)
+            if a.location_id == location_id:
+                self.by_day.setdefault(None, {}).setdefault(a.start.date(), []).append(a)
             for kind, key in (("provider", a.provider_id), ("patient", a.patient_id),
                               ("room", None if a.telehealth else a.room_id), ("follows", a.follows_id)):
                 self.of.setdefault((kind, key), []).append(a)
@@ -101,7 +103,6 @@ class _Place:
         staff = [p for p in schedule.providers.values() if p.active and p.id in self.rules]
         self.watchers = [p.id for p in staff if any(c in p.capabilities for c in WATCHERS)]
         self.prescribers = [p.id for p in staff if "prescriber" in p.capabilities]
-        self.here = [a for a in everyone if a.location_id == location_id]
         self.events = self._events(todo, everyone)
 
     def _gap(self, other_id: int) -> timedelta:
@@ -153,7 +154,8 @@ class _Place:
 
     # ------------------------------------------------------------ facts at an instant
 
-    def near(self, provider_id: int, t: datetime) -> list[AppointmentFacts]:
+    def near(self, provider_id: int | None, t: datetime) -> list[AppointmentFacts]:
+        """A provider's sessions (None: this location's) that start within reach of t."""
         days = self.by_day.get(provider_id, {})
         d = t.date()
         return [a for k in range(-self.reach, self.reach + 1) for a in days.get(d + k * DAY, ())]
@@ -194,7 +196,8 @@ class _Place:
     def slack(self, t: datetime) -> int:
         watching = sum(1 for p in self.watchers
                        if self.on_site(p, t) and not self.with_patient(p, t) and not self.away(p, t))
-        monitored = sum(1 for b in self.here if b.monitoring_start is not None and b.monitoring_start <= t < b.monitoring_end)
+        monitored = sum(1 for b in self.near(None, t)
+                        if b.monitoring_start is not None and b.monitoring_start <= t < b.monitoring_end)
         return self.loc.ratio * watching - monitored
 
     def prescriber_here(self, t: datetime) -> bool:
