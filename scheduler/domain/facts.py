@@ -99,6 +99,8 @@ class RuleFacts:
 
 @dataclass(frozen=True)
 class TimeOffFacts(_Instants):
+    """A provider's dated absence, [start, end)."""
+
     id: int
     provider_id: int
     start: datetime
@@ -107,14 +109,8 @@ class TimeOffFacts(_Instants):
 
 
 @dataclass(frozen=True)
-class BusyFacts(_Instants):
-    """Busy time imported from a provider's own calendar."""
-
-    id: int
-    provider_id: int
-    start: datetime
-    end: datetime
-    _INSTANTS = ("start", "end")
+class BusyFacts(TimeOffFacts):
+    """Busy time imported from a provider's own calendar (a rule of its own: external_busy)."""
 
 
 @dataclass(frozen=True)
