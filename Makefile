@@ -54,10 +54,14 @@ faults: $(VENV)/.dev
 ## make fuzz: the schemathesis run of `make test` (tests/e2e/test_fuzz_openapi.py), longer:
 ## FUZZ_MAX_EXAMPLES per operation (default 200), fresh random examples each run; prints its
 ## figures and writes them to instance/fuzz-report.json. TEST_DATABASE_URL=postgresql://... for PostgreSQL.
+## Then the schedule-integrity properties (tests/unit/test_integrity_properties.py) with
+## INTEGRITY_EXAMPLES examples each (default 1000; `make test` runs 40).
 FUZZ_MAX_EXAMPLES ?= 200
+INTEGRITY_EXAMPLES ?= 1000
 fuzz: $(VENV)/.dev
 	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_RANDOM=1 FUZZ_REPORT=instance/fuzz-report.json \
 		$(BIN)/python -m pytest tests/e2e/test_fuzz_openapi.py -s $(PYTEST_ARGS)
+	INTEGRITY_EXAMPLES=$(INTEGRITY_EXAMPLES) $(BIN)/python -m pytest tests/unit/test_integrity_properties.py $(PYTEST_ARGS)
 
 ## make audit: known vulnerabilities in the pinned runtime dependencies (needs PyPI's advisory data)
 audit: $(VENV)/.dev

@@ -9,13 +9,16 @@ The monitoring rule is a count, not a pair overlap. At every instant at a locati
 prescribers) on site and not busy with a patient of their own, and monitored the
 patients in their monitoring window. A new dosing session takes one watcher away while
 it is administered (so slack must stay >= ratio there) and adds one monitored patient
-afterwards (so slack must stay >= 1 there).
+afterwards (so slack must stay >= 1 there). A clinician's session of any other kind takes
+them from watching too, which matters only while someone is being monitored
+(``Site.watch_slack``); and their travel block at another location takes them from there
+(``Staff.needed_elsewhere``). So an accepted start breaks no rule for anyone else either.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import NamedTuple, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 from .intervals import Interval, StepFunction, covers, merge, overlaps_any, subtract
 from .localtime import grid_starts, local_date_of
@@ -77,7 +80,11 @@ class Staff:
     busy: Sequence[Interval]  # normalised: with a patient (own appointments, any location)
     travel: Sequence[Interval] = ()  # normalised: too close to a session at another location
     load: dict[date, int] = field(default_factory=dict)  # minutes booked per local date
+    # Rule code -> normalised provider times here whose travel block would take the provider
+    # from another location that needs them (its last spare watcher, a REMS prescriber).
+    needed_elsewhere: Mapping[str, Sequence[Interval]] = field(default_factory=dict)
     _free: list[Interval] | None = field(default=None, init=False, repr=False, compare=False)
+    _available: list[Interval] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def is_clinician(self) -> bool:
@@ -89,6 +96,14 @@ class Staff:
         if self._free is None:
             self._free = subtract(self.on_site, merge(list(self.busy) + list(self.travel)))
         return self._free
+
+    @property
+    def available(self) -> list[Interval]:
+        """Free, and not needed elsewhere at that time."""
+        if self._available is None:
+            needed = [iv for ivs in self.needed_elsewhere.values() for iv in ivs]
+            self._available = subtract(self.free, merge(needed)) if needed else self.free
+        return self._available
 
 
 @dataclass
@@ -105,6 +120,8 @@ class PatientState:
     cleared_for_dosing: bool
     busy: Sequence[Interval] = ()  # normalised: their sessions
     dosing_dates: frozenset[date] = frozenset()
+    not_before: datetime | None = None  # the end of the dosing session this one follows
+    end_by: datetime | None = None  # the start of the earliest session following this one
 
 
 @dataclass
@@ -120,6 +137,9 @@ class Site:
     opening: Sequence[Interval]  # normalised opening hours
     slack: StepFunction  # ratio * free clinicians - patients being monitored
     prescribers_on_site: Sequence[Interval]  # normalised union
+    # slack where someone is being monitored, at least ratio elsewhere (watching_slack);
+    # None leaves a clinician's non-dosing session unchecked against monitoring.
+    watch_slack: StepFunction | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +162,21 @@ def watchers_and_slack(ratio: int, clinicians: Sequence[Staff], monitoring: Sequ
     """
     free = [iv for c in clinicians if c.is_clinician for iv in subtract(c.on_site, [*c.busy, *c.travel])]
     return StepFunction.count(free).scale(ratio) - StepFunction.count(monitoring)
+
+
+def watching_slack(slack: StepFunction, monitoring: Sequence[Interval], ratio: int) -> StepFunction:
+    """slack where at least one patient is monitored, max(slack, ratio) where nobody is.
+
+    A free clinician's own session lowers slack by ratio; that leaves someone unwatched
+    exactly where this is below ratio.
+    """
+    monitored = StepFunction.count(monitoring)
+    times = sorted({t for t, _ in slack.breakpoints()} | {t for t, _ in monitored.breakpoints()})
+
+    def value(t):
+        s = slack.value_at(t)
+        return s if monitored.value_at(t) > 0 else max(s, ratio)
+    return StepFunction(max(slack.default, ratio), [(t, value(t)) for t in times])
 
 
 def check_start(site: Site, spec: SessionSpec, start: datetime, staff: Sequence[Staff],
@@ -172,6 +207,10 @@ def check_start(site: Site, spec: SessionSpec, start: datetime, staff: Sequence[
             return refuse("patient_overlap", "The patient has another session at that time.")
         if spec.is_dosing and local_day in patient.dosing_dates:
             return refuse("one_dosing_per_day", "The patient already has a dosing session that day.")
+        if (patient.not_before is not None and start < patient.not_before) or (
+                patient.end_by is not None and ph.end > patient.end_by):
+            return refuse("follow_order",
+                          "An integration session starts after the dosing session it follows has ended.")
     free_rooms: tuple[int, ...] = ()
     if not telehealth:
         candidates = [r for r in rooms if room_id is None or r.id == room_id]
@@ -182,15 +221,18 @@ def check_start(site: Site, spec: SessionSpec, start: datetime, staff: Sequence[
         if not free:
             return refuse("room_unavailable", "No suitable room is free for the whole session and turnover.")
         free_rooms = tuple(r.id for r in sorted(free, key=lambda r: (r.load.get(local_day, 0), r.id)))
+    if spec.rems and not covers(site.prescribers_on_site, ph.chair):
+        return refuse("rems_prescriber", "A prescriber must be on site for the whole chair time (REMS).")
     if spec.is_dosing:
-        if spec.rems and not covers(site.prescribers_on_site, ph.chair):
-            return refuse("rems_prescriber", "A prescriber must be on site for the whole chair time (REMS).")
-        if site.slack.min_over(ph.provider_time) < site.ratio or (
+        if (spec.capabilities <= CLINICIANS and site.slack.min_over(ph.provider_time) < site.ratio) or (
                 ph.monitoring is not None and site.slack.min_over(ph.monitoring) < 1):
             return refuse("monitoring_capacity",
                           "No clinician would be free to monitor the patient for the whole window.")
+    # Where a free clinician's own session would leave someone unwatched, only others may take it.
+    short = site.slack if spec.is_dosing else site.watch_slack
+    watch_short = short is not None and short.min_over(ph.provider_time) < site.ratio
     state = patient.state if (telehealth and patient is not None) else site.state
-    outcome = _providers(spec, ph, staff, state, local_day, provider_id)
+    outcome = _providers(spec, ph, staff, state, local_day, provider_id, watch_short)
     if isinstance(outcome, _Refusal):
         return refuse(outcome.code, outcome.message)
     return Outcome(ph, providers=outcome, rooms=free_rooms)
@@ -202,7 +244,7 @@ class _Refusal(NamedTuple):
 
 
 def _providers(spec: SessionSpec, ph: Phases, staff: Sequence[Staff], state: str, day: date,
-               provider_id: int | None):
+               provider_id: int | None, watch_short: bool = False):
     """The providers who can take it, least loaded first; or a _Refusal(code, message)."""
     pool = [s for s in staff if provider_id is None or s.id == provider_id]
     if provider_id is not None and not pool:
@@ -216,9 +258,17 @@ def _providers(spec: SessionSpec, ph: Phases, staff: Sequence[Staff], state: str
     if not licensed:
         return _Refusal("license", f"No qualified provider here holds a {state} licence.")
     need = ph.provider_time
-    free = [s for s in licensed if covers(s.free, need)]
+    free = [s for s in licensed if covers(s.available, need) and not (watch_short and s.is_clinician)]
     if free:
         return tuple(s.id for s in sorted(free, key=lambda s: (s.load.get(day, 0), s.id)))
+    spared = [s for s in licensed if covers(s.free, need)]
+    if spared:  # free, but taking it would leave patients here or elsewhere without cover
+        if watch_short and all(s.is_clinician for s in spared):
+            return _Refusal("monitoring_capacity",
+                            "The clinician would leave patients in monitoring without a watcher.")
+        code = next((c for s in spared for c, ivs in sorted(s.needed_elsewhere.items())
+                     if overlaps_any(ivs, need)), "monitoring_capacity")
+        return _Refusal(code, "The provider's travel time would take them from patients at another location.")
     reasons = set()
     for s in licensed:  # nobody is free: say why (the slow path runs only on refusals)
         if not covers(s.on_site, need):
@@ -253,7 +303,7 @@ def search(site: Site, spec: SessionSpec, window: Interval, staff: Sequence[Staf
     chair = spec.administering + spec.monitoring
     state = patient.state if (telehealth and patient is not None) else site.state
     anyone = merge(iv for s in staff if (provider_id is None or s.id == provider_id)
-                   and s.capabilities & spec.capabilities and state in s.licensed_states for iv in s.free)
+                   and s.capabilities & spec.capabilities and state in s.licensed_states for iv in s.available)
     slots = []
     for start in grid_starts(window, site.tz, site.grid_minutes):
         if start < earliest or not covers(anyone, Interval(start, start + spec.administering)):
