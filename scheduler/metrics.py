@@ -1,5 +1,5 @@
 """Prometheus metrics at /metrics: request latency, bookings and refusals, the outbox,
-texts sent and failed, calendar sync failures, the webhook backlog.
+texts sent and failed, calendar sync failures, the webhook backlog, flagged appointments.
 
 Counters live in the process; under gunicorn set PROMETHEUS_MULTIPROC_DIR (read by
 prometheus_client itself) so every worker's counts are summed. Depths and ages are read
@@ -24,7 +24,8 @@ bp = Blueprint("metrics", __name__)
 
 
 class DatabaseCollector:
-    """Outbox depth by status, age of the oldest due text, webhook backlog, failing calendars."""
+    """Outbox depth by status, age of the oldest due text, webhook backlog, failing calendars,
+    flagged appointments by code."""
 
     def __init__(self, app):
         self.app = app
@@ -32,6 +33,7 @@ class DatabaseCollector:
     def collect(self):
         from .extensions import db
         from .models import ExternalCalendar, Message, WebhookDelivery
+        from .services.scheduling.flags import counts_by_code
 
         with self.app.app_context():
             now = self.app.extensions["clock"].now()
@@ -51,6 +53,11 @@ class DatabaseCollector:
             yield GaugeMetricFamily("scheduler_calendars_failing", "External calendars whose last sync failed",
                                     value=db.session.scalar(select(func.count()).select_from(ExternalCalendar)
                                                             .where(ExternalCalendar.last_error.is_not(None))) or 0)
+            flagged = GaugeMetricFamily("scheduler_flagged_appointments",
+                                        "Appointments with a flag for the front desk, by code", labels=["code"])
+            for code, count in sorted(counts_by_code().items()):
+                flagged.add_metric([code], count)
+            yield flagged
             db.session.remove()
 
 

@@ -35,6 +35,12 @@ class AppointmentCheckpointSchema(ma.Schema):
     at = Instant()
 
 
+class FlagSchema(ma.Schema):
+    code = Str(metadata={"description": "machine-readable, e.g. external_busy, instructions_undeliverable"})
+    message = Str()
+    since = Instant()
+
+
 class AppointmentSchema(ma.Schema):
     id = Int(dump_only=True)
     patient_id = Int(required=True, validate=V.Range(min=1, max=MAX_ID))
@@ -59,8 +65,11 @@ class AppointmentSchema(ma.Schema):
     confirmed = ma.fields.Boolean(dump_only=True)
     confirmed_at = Instant(dump_only=True, allow_none=True)
     cancel_reason = Str(dump_only=True, allow_none=True)
-    conflict = ma.fields.Boolean(dump_only=True)
-    conflict_reason = Str(dump_only=True, allow_none=True)
+    flags = ma.fields.List(ma.fields.Nested(FlagSchema), dump_only=True, attribute="flag_views",
+                           metadata={"description": "what is wrong with it now, for the front desk"})
+    conflict = ma.fields.Boolean(dump_only=True, metadata={"description": "any flag (kept from v1)"})
+    conflict_reason = Str(dump_only=True, allow_none=True,
+                          metadata={"description": "the flags' messages (kept from v1)"})
     patient = ma.fields.Nested(PersonSchema, dump_only=True)
     provider = ma.fields.Nested(PersonSchema, dump_only=True)
     room = ma.fields.Nested(PersonSchema, dump_only=True, allow_none=True)
@@ -84,11 +93,20 @@ class AppointmentQuery(PageArgs):
     provider_id = Int(validate=V.Range(min=1, max=MAX_ID))
     patient_id = Int(validate=V.Range(min=1, max=MAX_ID))
     status = Str(validate=V.OneOf(STATUSES))
+    flagged = ma.fields.Boolean(metadata={"description": "true: with at least one flag; false: none"})
+    flag = Str(validate=V.Regexp(r"^[a-z][a-z0-9_]{1,39}$"),
+               metadata={"description": "with a flag of this code", "example": "external_busy"})
+    start = Instant(metadata={"description": "starting at or after this instant"})
+    end = Instant(metadata={"description": "starting before this instant"})
 
     @ma.validates_schema
     def _day_needs_location(self, data, **kwargs):
         if "date" in data and "location_id" not in data:
             raise ma.ValidationError("A day sheet needs location_id.", "date")
+        if "date" in data and ("start" in data or "end" in data):
+            raise ma.ValidationError("Give a date or a start/end range, not both.", "date")
+        if "start" in data and "end" in data and data["end"] <= data["start"]:
+            raise ma.ValidationError("Must be after start.", "end")
 
 
 class CancelSchema(ma.Schema):

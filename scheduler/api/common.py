@@ -39,18 +39,21 @@ def page(args: dict) -> tuple[int, int | None]:
 
 
 def etag_of(obj) -> str:
-    return f'"{obj.__tablename__}-{obj.id}-v{obj.version}"'
+    # etag_extra: derived state shown with the row (an appointment's flags), not versioned.
+    return f'"{obj.__tablename__}-{obj.id}-v{obj.version}{getattr(obj, "etag_extra", "")}"'
 
 
 def expected_version(obj_type: str, obj_id: int) -> int | None:
-    """The version named by If-Match (None when absent or "*")."""
+    """The version named by If-Match (None when absent or "*"). A tag's derived suffix
+    (etag_extra) is not compared: If-Match guards what the client edits."""
     header = request.headers.get("If-Match")
     if header is None or header.strip() == "*":
         return None
     wanted = f"{obj_type}-{obj_id}-v"
     for tag in request.if_match.as_set():
-        if tag.startswith(wanted) and tag[len(wanted):].isdigit():
-            return int(tag[len(wanted):])
+        version = tag[len(wanted):].split("-", 1)[0]
+        if tag.startswith(wanted) and version.isdigit():
+            return int(version)
     raise PreconditionFailed("If-Match does not match this resource's current ETag.")
 
 

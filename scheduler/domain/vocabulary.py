@@ -32,5 +32,6 @@ BUSY_SOURCES = ("appointment", "time_off", "external")
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
 # What the change feed records, and what a webhook subscription may ask for.
 CHANGE_KINDS = ("appointment.booked", "appointment.moved", "appointment.cancelled",
-                "appointment.noshow", "appointment.conflict", "availability.rule_added",
+                "appointment.noshow", "appointment.flagged", "appointment.unflagged",
+                "availability.rule_added",
                 "availability.rule_removed", "time_off.added", "time_off.removed", "busy.updated")

@@ -1,5 +1,8 @@
-"""Appointments: the booked phases, and the database's own guard against double booking."""
-from sqlalchemy import CheckConstraint, Index, text
+"""Appointments: the booked phases, the database's own guard against double booking, and
+the flags the front desk sees on them."""
+import hashlib
+
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 
 from ..domain.scheduling import checkpoints
@@ -69,9 +72,6 @@ class Appointment(Timestamped, db.Model):
     completed_at = db.Column(UTCDateTime)
     cancelled_at = db.Column(UTCDateTime)
     cancel_reason = db.Column(db.String(500))
-    # Set when imported busy time now overlaps the appointment: the front desk decides.
-    conflict = db.Column(db.Boolean, nullable=False, default=False)
-    conflict_reason = db.Column(db.String(300))
     # iCalendar SEQUENCE: raised on every move.
     sequence = db.Column(db.Integer, nullable=False, default=0)
     created_by = db.Column(db.String(120), nullable=False, default="")
@@ -82,6 +82,8 @@ class Appointment(Timestamped, db.Model):
     provider = db.relationship("Provider")
     room = db.relationship("Room")
     messages = db.relationship("Message", order_by="Message.send_at, Message.id", viewonly=True)
+    flags = db.relationship("AppointmentFlag", order_by="AppointmentFlag.since, AppointmentFlag.code",
+                            viewonly=True)
 
     # The API's names for the phases.
     @property
@@ -113,3 +115,46 @@ class Appointment(Timestamped, db.Model):
     @property
     def display_tz(self) -> str:
         return self.location.timezone
+
+    @property
+    def flag_views(self) -> list[dict]:
+        """The flags as the API shows them, their times in the location's zone."""
+        tz = self.location.timezone
+        return [{"code": f.code, "message": f.message, "since": f.since, "display_tz": tz}
+                for f in self.flags]
+
+    # Before flags, an imported busy block set these two columns; the API keeps them.
+    @property
+    def conflict(self) -> bool:
+        return bool(self.flags)
+
+    @property
+    def conflict_reason(self) -> str | None:
+        return "; ".join(f.message for f in self.flags) or None
+
+    @property
+    def etag_extra(self) -> str:
+        """Flags are derived (no edit bumps the version for them), yet they are part of what
+        a client sees: the ETag carries a digest of them so it changes when they do."""
+        if not self.flags:
+            return ""
+        text_ = "|".join(f"{f.code}:{f.message}:{f.since.isoformat()}" for f in self.flags)
+        return "-f" + hashlib.sha256(text_.encode()).hexdigest()[:12]
+
+
+class AppointmentFlag(db.Model):
+    """Something wrong with an appointment now, for the front desk: at most one row per
+    (appointment, code). Each code has one owner that sets and clears it through
+    services/scheduling/flags.py (e.g. calendar imports own `external_busy`, the texts'
+    reconciler `instructions_undeliverable`)."""
+
+    __tablename__ = "appointment_flags"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "code"),
+        Index("ix_appointment_flags_code", "code"),
+    )
+    id = db.Column(db.Integer, primary_key=True)
+    appointment_id = db.Column(db.ForeignKey("appointments.id"), nullable=False)
+    code = db.Column(db.String(40), nullable=False)
+    message = db.Column(db.String(300), nullable=False)
+    since = db.Column(UTCDateTime, nullable=False)

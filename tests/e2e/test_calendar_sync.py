@@ -302,24 +302,33 @@ def test_an_appointment_overlapped_by_imported_time_is_flagged_never_cancelled(a
                                                   f"DTEND;{TZ}:20270317T103000")))
 
     assert synced(api, world.presc, cal["id"])["conflicts"] == [appt["id"]]
-    got = api.get(f"/appointments/{appt['id']}", as_="front_desk").get_json()
-    assert got["conflict"] is True and got["conflict_reason"]
-    assert got["status"] == "booked"
+    response = api.get(f"/appointments/{appt['id']}", as_="front_desk")
+    got = response.get_json()
+    assert [f["code"] for f in got["flags"]] == ["external_busy"]
+    assert got["conflict"] is True and got["conflict_reason"] == got["flags"][0]["message"]
+    assert got["status"] == "booked" and got["version"] == appt["version"]
+    flagged_etag = response.headers["ETag"]
+    listed = api.get(f"/appointments?flagged=true&location_id={world.loc}", as_="front_desk")
+    assert [a["id"] for a in listed.get_json()["items"]] == [appt["id"]]
     changes = api.get("/changes", as_="calendar").get_json()["changes"]
-    flagged = [ch for ch in changes if ch["kind"] == "appointment.conflict"]
-    assert [ch["entity_id"] for ch in flagged] == [appt["id"]]
-    assert [ch["kind"] for ch in changes][-2:] == ["busy.updated", "appointment.conflict"]
+    flagged = [ch for ch in changes if ch["kind"] == "appointment.flagged"]
+    assert [(ch["entity_id"], ch["data"]["code"]) for ch in flagged] == [(appt["id"], "external_busy")]
+    assert [ch["kind"] for ch in changes][-2:] == ["busy.updated", "appointment.flagged"]
     # Synced again, nothing new: not flagged a second time.
     assert synced(api, world.presc, cal["id"])["conflicts"] == []
     changes = api.get("/changes", as_="calendar").get_json()["changes"]
-    assert [ch["kind"] for ch in changes].count("appointment.conflict") == 1
+    assert [ch["kind"] for ch in changes].count("appointment.flagged") == 1
 
     # The event goes away: the flag is lifted; the appointment was never touched otherwise.
     radicale.delete_event(calendar, "clash@gmail")
     synced(api, world.presc, cal["id"])
-    got = api.get(f"/appointments/{appt['id']}", as_="front_desk").get_json()
-    assert got["conflict"] is False and got["status"] == "booked"
+    response = api.get(f"/appointments/{appt['id']}", as_="front_desk")
+    got = response.get_json()
+    assert got["flags"] == [] and got["conflict"] is False and got["status"] == "booked"
     assert got["start"] == appt["start"]
+    assert response.headers["ETag"] != flagged_etag
+    kinds = [ch["kind"] for ch in api.get("/changes", as_="calendar").get_json()["changes"]]
+    assert kinds[-1] == "appointment.unflagged"
 
 
 def test_radicale_stopped_mid_sync_keeps_the_old_blocks_and_records_the_error(api, app, world, radicale,

@@ -489,7 +489,7 @@ def test_measure_a_provider_feed_with_two_thousand_appointments(api, app, clinic
                          provider_id=clinic.presc, room_id=clinic.therapy[slot % 2], telehealth=False,
                          status="booked" if i % 10 else "cancelled", start_at=start, end_at=end,
                          provider_busy_end=end, room_busy_end=end + dt.timedelta(minutes=15),
-                         local_date=start.astimezone(LA).date(), is_dosing=False, notes="", conflict=False,
+                         local_date=start.astimezone(LA).date(), is_dosing=False, notes="",
                          sequence=i % 3, created_by="bench", created_at=now, updated_at=now, version=1))
         i += 1
     db.session.execute(insert(Appointment), rows)

@@ -26,6 +26,7 @@ from ...models import Appointment, BusyBlock, ExternalCalendar, Provider
 from ..platform import leases, records
 from ..platform.secrets_box import SecretBox
 from ..platform.transaction import end_read, write_transaction
+from ..scheduling import flags
 from . import changes
 from .feeds import UID_DOMAIN, provider_zone
 
@@ -37,6 +38,8 @@ LEASE = dt.timedelta(minutes=3)
 TIMEOUT = 15.0
 # After a failure: 10, 20, 40 minutes, then hourly (no jitter: one row per calendar).
 RETRY = Backoff(base=INTERVAL, cap=dt.timedelta(hours=1), jitter=False)
+EXTERNAL_BUSY = "external_busy"  # the flag this module owns
+BUSY_MESSAGE = "The provider's own calendar shows them busy."
 
 
 class CalendarSyncFailed(UpstreamFailed):
@@ -159,25 +162,24 @@ def _record_failure(calendar_id, now, reason: str) -> None:
 
 
 def flag_conflicts(provider_id: int, now: dt.datetime) -> list[int]:
-    """Mark upcoming appointments that overlap imported busy time; unmark those that no
-    longer do. Nothing is cancelled: the front desk decides."""
+    """Flag (`external_busy`) the upcoming appointments that overlap imported busy time and
+    unflag those that no longer do; returns the newly flagged. Nothing is cancelled: the
+    front desk decides."""
     blocks = iv.merge(Interval(a, b) for a, b in db.session.execute(
         select(BusyBlock.start_at, BusyBlock.end_at).where(BusyBlock.provider_id == provider_id,
                                                            BusyBlock.end_at > now)))
-    newly = []
-    for appt in db.session.scalars(select(Appointment).where(
-            Appointment.provider_id == provider_id, Appointment.status.in_(OCCUPYING_STATUSES),
-            Appointment.end_at > now, Appointment.start_at < now + HORIZON + PAST)):
-        clash = iv.overlaps_any(blocks, Interval(appt.start_at, appt.provider_busy_end))
-        if clash and not appt.conflict:
-            appt.conflict, appt.conflict_reason = True, "The provider's own calendar shows them busy."
-            appt.version += 1
-            newly.append(appt.id)
-            changes.record_appointment("appointment.conflict", appt, now)
-        elif not clash and appt.conflict:
-            appt.conflict, appt.conflict_reason = False, None
-            appt.version += 1
-    return newly
+    upcoming = list(db.session.execute(select(Appointment.id, Appointment.start_at, Appointment.provider_busy_end)
+                                       .where(Appointment.provider_id == provider_id,
+                                              Appointment.status.in_(OCCUPYING_STATUSES),
+                                              Appointment.end_at > now,
+                                              Appointment.start_at < now + HORIZON + PAST)))
+    wanted = {a: {EXTERNAL_BUSY: BUSY_MESSAGE} for a, start, end in upcoming
+              if iv.overlaps_any(blocks, Interval(start, end))}
+    # Also those flagged before that are no longer upcoming (moved away, cancelled).
+    scope = {a for a, _, _ in upcoming} | set(flags.flagged_ids(
+        [EXTERNAL_BUSY], Appointment.provider_id == provider_id))
+    return [f.appointment_id for f in flags.reconcile(scope, [EXTERNAL_BUSY], wanted, now)
+            if f.action == "added"]
 
 
 def claim_due(now: dt.datetime, owner: str) -> int | None:

@@ -11,12 +11,14 @@ from ...domain.localtime import local_day_window
 from ...extensions import db
 from ...models import Appointment, Location
 from ..platform import records
+from . import flags
 
 # What an appointment's answer shows, loaded up front (two queries, not eight lazy ones).
 SHOWN = (joinedload(Appointment.patient), joinedload(Appointment.provider), joinedload(Appointment.room),
          joinedload(Appointment.location), joinedload(Appointment.session_type),
-         selectinload(Appointment.messages))
-FILTERS = ("location_id", "provider_id", "patient_id", "status")
+         selectinload(Appointment.messages), selectinload(Appointment.flags))
+FILTERS = ("location_id", "provider_id", "patient_id", "status", "flagged", "flag", "start", "end")
+_EQUAL = ("location_id", "provider_id", "patient_id", "status")
 
 
 def appointment(appointment_id: int) -> Appointment:
@@ -28,12 +30,13 @@ def appointment(appointment_id: int) -> Appointment:
 
 
 def search(limit: int, after: int | None, **filters) -> records.Page:
-    """Appointments in id order, filtered by any of FILTERS."""
+    """Appointments in id order, filtered by any of FILTERS (flagged: with or without a
+    flag; flag: with that code; start/end: starting in [start, end))."""
     return records.page(Appointment, limit, after, *_where(filters), options=SHOWN)
 
 
 def day_sheet(location_id: int, day: dt.date, **filters) -> records.Page:
-    """The whole local day at a location in start order (one page), in two queries."""
+    """The whole local day at a location in start order (one page), in three queries."""
     location = records.get(Location, location_id)
     window = local_day_window(day, location.tz)
     rows = db.session.scalars(select(Appointment).where(
@@ -44,4 +47,10 @@ def day_sheet(location_id: int, day: dt.date, **filters) -> records.Page:
 
 
 def _where(filters: dict) -> list:
-    return [getattr(Appointment, k) == v for k, v in filters.items() if k in FILTERS and v is not None]
+    where = [getattr(Appointment, k) == v for k, v in filters.items() if k in _EQUAL and v is not None]
+    if filters.get("start") is not None:
+        where.append(Appointment.start_at >= filters["start"])
+    if filters.get("end") is not None:
+        where.append(Appointment.start_at < filters["end"])
+    flagged = flags.flagged_filter(filters.get("flagged"), filters.get("flag"))
+    return where + ([flagged] if flagged is not None else [])
