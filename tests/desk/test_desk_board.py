@@ -19,10 +19,11 @@ def seeded_day():
     fail_a_text(im)
     talk = book(c["casey"], "integration", at("14:00"), NOW, telehealth=True)
     gone = book(c["casey"], "consultation", at("11:00"), NOW)
-    from scheduler.services.scheduling import booking
+    from scheduler.services.scheduling import booking, flags
 
     booking.transition(gone.id, "cancel", "test", NOW, reason="moved away")
-    iv.conflict, iv.conflict_reason = True, "Busy in the provider's own calendar 10:30-11:00."
+    flags.reconcile([iv.id], ["external_busy"],
+                    {iv.id: {"external_busy": "Busy in the provider's own calendar 10:30-11:00."}}, NOW)
     db.session.commit()
     return c, dict(iv=iv, im=im, talk=talk, gone=gone)
 
@@ -58,23 +59,27 @@ def test_cancelled_visits_are_listed_but_not_drawn(app):
     assert a["gone"].id not in drawn and {a["iv"].id, a["im"].id, a["talk"].id} <= drawn
 
 
-def test_markers_say_what_needs_attention(app, monkeypatch):
+def test_markers_say_what_needs_attention(app):
     c, a = seeded_day()
     board = day_board(c["location"].id, DAY)
     codes = {x.id: [m.code for m in x.markers] for x in board.appointments}
-    assert codes[a["iv"].id] == ["conflict", "unconfirmed", "no_ride"]
+    assert codes[a["iv"].id] == ["external_busy", "unconfirmed", "no_ride"]
     assert codes[a["im"].id] == ["unconfirmed", "texts_failed"]
     assert codes[a["talk"].id] == ["unconfirmed"]
     assert codes[a["gone"].id] == []
     iv = next(x for x in board.appointments if x.id == a["iv"].id)
     assert iv.markers[0].message == "Busy in the provider's own calendar 10:30-11:00."
-    # The flags list of issue 12, once appointments carry it, shows as markers too.
-    monkeypatch.setattr(Appointment, "flags", property(lambda self: [
-        {"code": "monitoring_capacity", "message": "Nobody would watch this patient.", "since": NOW},
-        {"code": "no_ride", "message": "No ride.", "since": NOW}] if self.is_dosing else []), raising=False)
+    # Every flag shows as a marker; a flag and the desk's own check name no_ride once.
+    from scheduler.services.scheduling import flags
+
+    dosing = [a["iv"].id, a["im"].id]
+    flags.reconcile(dosing, ["monitoring_capacity", "no_ride"], {
+        a["iv"].id: {"monitoring_capacity": "Nobody would watch this patient.", "no_ride": "No ride."}}, NOW)
+    flags.reconcile([a["iv"].id], ["external_busy"], {}, NOW)
+    db.session.commit()
     flagged = day_board(c["location"].id, DAY)
     codes = {x.id: [m.code for m in x.markers] for x in flagged.appointments}
-    assert codes[a["iv"].id] == ["conflict", "monitoring_capacity", "no_ride", "unconfirmed"]
+    assert codes[a["iv"].id] == ["monitoring_capacity", "no_ride", "unconfirmed"]
 
 
 def slack_oracle(t: dt.datetime, appointments, ratio: int = 3) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ...domain import intervals as iv
 from ...domain.intervals import Interval
@@ -104,7 +105,7 @@ def day_board(location_id: int, day: dt.date) -> Board:
     rows = db.session.scalars(
         select(Appointment).where(Appointment.location_id == location.id,
                                   Appointment.start_at >= day_window.start, Appointment.start_at < day_window.end)
-        .order_by(Appointment.start_at, Appointment.id)).all()
+        .order_by(Appointment.start_at, Appointment.id).options(selectinload(Appointment.flags))).all()
     live = [a for a in rows if a.status in OCCUPYING_STATUSES]
     window = _axis(day, tz, opening, [(a.start_at, a.room_busy_end or a.end_at) for a in live], day_window)
     snap = _snapshot(location, window)

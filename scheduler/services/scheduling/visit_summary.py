@@ -75,9 +75,7 @@ def _phases(a: Appointment) -> tuple[Phase, ...]:
 
 def _markers(a: Appointment, failed_texts: int) -> tuple[Marker, ...]:
     out: list[Marker] = []
-    if a.conflict:
-        out.append(Marker("conflict", "Conflict", a.conflict_reason or "Busy time now overlaps this visit."))
-    for flag in getattr(a, "flags", None) or ():  # the flags list (issue 12), when the model has it
+    for flag in a.flags:  # what is wrong with the visit now (external busy time, rules broken...)
         code = flag.get("code") if isinstance(flag, dict) else getattr(flag, "code", str(flag))
         message = flag.get("message") if isinstance(flag, dict) else getattr(flag, "message", "")
         out.append(Marker(str(code), str(code).replace("_", " ").capitalize(), str(message or code)))
