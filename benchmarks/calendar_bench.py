@@ -340,7 +340,7 @@ SYNC_PARTS = {
     ("scheduler/services/calendar_sync.py", "sync_calendar"): "sync_calendar (the whole sync)",
     ("scheduler/adapters/busy_import.py", "caldav_state_tag"): "  sync token (PROPFINDs)",
     ("scheduler/adapters/busy_import.py", "fetch_caldav"): "  fetch_caldav (REPORT; waits on Radicale)",
-    ("scheduler/adapters/busy_import.py", "parse_busy"): "  parse_busy (icalendar + recurring_ical_events)",
+    ("scheduler/adapters/busy_import.py", "parse_busy_all"): "  parse_busy_all (icalendar + recurring_ical_events)",
     ("scheduler/adapters/busy_import.py", "_parse_calendar"): "    of which parsing the iCalendar text",
     ("scheduler/adapters/busy_import.py", "_expand"): "    of which expanding occurrences",
     ("scheduler/services/calendar_sync.py", "_record_success"): "  replacing the blocks (one transaction)",
@@ -354,8 +354,10 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
     from scheduler.models import BusyBlock, ExternalCalendar
     from scheduler.services.calendars import calendar_sync
     from scheduler.services.calendars.feeds import UID_DOMAIN, provider_zone
+    from scheduler.services.platform.outbound_policy import policy
 
-    app = make_app(url, now)
+    # The local Radicale is exempted from the outbound policy as an operator would do it.
+    app = make_app(url, now, OUTBOUND_ALLOWED_HOSTS=f"127.0.0.1:{server.port}")
     pid = server.process.pid
     with app.app_context():
         cal = calendar_sync.link_calendar(SYNC_PROVIDER, {
@@ -404,10 +406,12 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
         # The same pieces by hand: objects fetched, occurrences expanded (before merging).
         window = (now - calendar_sync.PAST, now + calendar_sync.HORIZON)
         t0 = time.perf_counter()
-        tag = caldav_state_tag(calendar_url, RADICALE_USER, RADICALE_PASSWORD, calendar_sync.TIMEOUT)
+        tag = caldav_state_tag(calendar_url, RADICALE_USER, RADICALE_PASSWORD, calendar_sync.TIMEOUT,
+                               policy=policy())
         tag_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        raws = fetch_caldav(calendar_url, RADICALE_USER, RADICALE_PASSWORD, *window, calendar_sync.TIMEOUT)
+        raws = fetch_caldav(calendar_url, RADICALE_USER, RADICALE_PASSWORD, *window, calendar_sync.TIMEOUT,
+                            policy=policy())
         fetch_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         expanded = sum(len(parse_busy(raw, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN)) for raw in raws)

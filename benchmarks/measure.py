@@ -19,11 +19,12 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
-def make_app(url: str, now: dt.datetime | None = None):
+def make_app(url: str, now: dt.datetime | None = None, **settings):
     from scheduler import create_app
     from scheduler.clock import FixedClock
 
-    config = {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "SCHEDULER_EMBEDDED": False, "TESTING": True}
+    config = {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "SCHEDULER_EMBEDDED": False, "TESTING": True,
+              **settings}
     if now is not None:
         config["CLOCK"] = FixedClock(now)
     return create_app(config)

@@ -20,6 +20,12 @@ Str = ma.fields.String
 V = ma.validate
 
 
+# Checked by the service against the outbound policy (adapters/outbound.py), so every
+# refusal says why: 422 with code outbound_refused and the reason under "url".
+OUTBOUND_URL = {"format": "uri", "description": "http or https, to a public address (or a host in "
+                "OUTBOUND_ALLOWED_HOSTS); loopback, private, link-local and similar addresses are refused"}
+
+
 def _now():
     return current_app.extensions["clock"].now()
 
@@ -183,8 +189,7 @@ class Changes(MethodView):
 # ---------------------------------------------------------------- webhooks out
 class SubscriptionSchema(ma.Schema):
     id = Int(dump_only=True)
-    url = ma.fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
-                        validate=V.Length(max=500))
+    url = Str(required=True, validate=V.Length(min=1, max=500), metadata=OUTBOUND_URL)
     events = ma.fields.List(Str(validate=V.OneOf(list(webhooks_out.EVENT_KINDS) + ["*"])),
                             required=True, validate=V.Length(min=1, max=20))
     secret = Str(dump_only=True, metadata={"description": "HMAC-SHA256 signing secret, shown once"})
@@ -293,8 +298,7 @@ class ExternalCalendarSchema(ma.Schema):
     id = Int(dump_only=True)
     provider_id = Int(dump_only=True)
     kind = Str(required=True, validate=V.OneOf(["caldav", "ics"]))
-    url = ma.fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
-                        validate=V.Length(max=1000))
+    url = Str(required=True, validate=V.Length(min=1, max=1000), metadata=OUTBOUND_URL)
     username = Str(allow_none=True, validate=V.Length(max=200))
     password = Str(load_only=True, allow_none=True, validate=V.Length(max=500))
     last_synced_at = Instant(dump_only=True, allow_none=True)

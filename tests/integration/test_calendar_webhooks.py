@@ -76,8 +76,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(allow_outbound):
     r = Receiver()
+    allow_outbound(r.url())
     yield r
     r.close()
 

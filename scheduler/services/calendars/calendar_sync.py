@@ -11,10 +11,12 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import delete, select
 
-from ...adapters.busy_import import (CalendarDataError, CalendarUnreachable, caldav_state_tag, fetch_caldav,
-                                     fetch_ics, parse_busy)
+from ...adapters.busy_import import (CalendarDataError, CalendarUnreachable, TooManyOccurrences, caldav_state_tag,
+                                     fetch_caldav, fetch_ics, parse_busy_all)
+from ...adapters.outbound import OutboundError
 from ...database import begin_write
 from ...domain import intervals as iv
 from ...domain.errors import Invalid, UpstreamFailed
@@ -23,7 +25,7 @@ from ...extensions import db
 from ...metrics import CALENDAR_FAILURES
 from ...models import OCCUPYING_STATUSES, Appointment, BusyBlock, ExternalCalendar, Provider
 from . import changefeed
-from ..platform import audit, records
+from ..platform import audit, outbound_policy, records
 from ..platform.leases import lease_free, take_lease
 from .feeds import UID_DOMAIN, provider_zone
 from ..platform.secrets_box import seal, unseal
@@ -50,6 +52,7 @@ class SyncResult:
 
 
 def link_calendar(provider_id: int, data: dict, actor: str, now: dt.datetime) -> ExternalCalendar:
+    outbound_policy.require_allowed(data["url"])
     begin_write()
     records.lock(Provider, provider_id)
     if data["kind"] == "ics" and (data.get("username") or data.get("password")):
@@ -96,29 +99,34 @@ def sync_calendar(calendar_id: int, now: dt.datetime, provider_id: int | None = 
     tz = provider_zone(pid)
     db.session.rollback()  # no transaction (nor SQLite write lock) while we wait on the network
     window = (now - PAST, now + HORIZON)
+    policy, cap = outbound_policy.policy(), current_app.extensions["settings"].calendar_max_occurrences
     try:
         if sealed and password is None:
             raise CalendarUnreachable("stored password unreadable (SECRET_KEY changed); link it again", "auth")
         if kind == "ics":
-            fetched = fetch_ics(url, etag, last_modified, TIMEOUT)
+            fetched = fetch_ics(url, etag, last_modified, TIMEOUT, policy=policy)
             if fetched.status == "not_modified":
                 return _record_success(calendar_id, now, None, fetched.etag, fetched.last_modified)
-            blocks = parse_busy(fetched.body, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN)
+            objects = [fetched.body]
             etag, last_modified = fetched.etag, fetched.last_modified
         else:
             # The server's sync token (or ctag) tells us cheaply whether anything changed.
-            tag = caldav_state_tag(url, username, password, TIMEOUT)
+            tag = caldav_state_tag(url, username, password, TIMEOUT, policy=policy)
             if tag is not None and tag == etag and not _horizon_moved(last_modified, now):
                 return _record_success(calendar_id, now, None, etag, last_modified)
-            blocks = []
-            for raw in fetch_caldav(url, username, password, *window, TIMEOUT):
-                blocks.extend(parse_busy(raw, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN))
+            objects = fetch_caldav(url, username, password, *window, TIMEOUT, policy=policy)
             etag, last_modified = tag, now.date().isoformat()
-    except (CalendarUnreachable, CalendarDataError) as exc:
-        _record_failure(calendar_id, now, getattr(exc, "reason", str(exc)))
-        raise CalendarSyncFailed(f"Calendar {calendar_id} could not be read: "
-                                 f"{getattr(exc, 'reason', exc)}. The previous busy time is kept.") from None
+        blocks = parse_busy_all(objects, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN, max_occurrences=cap)
+    except (CalendarUnreachable, CalendarDataError, OutboundError) as exc:
+        _record_failure(calendar_id, now, f"{exc.code}: {exc.reason}")
+        raise CalendarSyncFailed(f"Calendar {calendar_id} could not be read: {exc.reason}. "
+                                 "The previous busy time is kept.", code=_sync_code(exc)) from None
     return _record_success(calendar_id, now, blocks, etag, last_modified)
+
+
+def _sync_code(exc) -> str:
+    """The 502's code (API.md: calendar_unreachable), precise where the fix is not upstream."""
+    return exc.code if isinstance(exc, (TooManyOccurrences, OutboundError)) else "calendar_unreachable"
 
 
 def _horizon_moved(fetched_on: str | None, now: dt.datetime) -> bool:

@@ -22,11 +22,12 @@ import time
 import requests
 from sqlalchemy import func, select, update
 
+from ...adapters.outbound import OutboundError, OutboundSession
 from ...database import begin_write
 from ...domain.errors import Invalid
 from ...extensions import db
 from ...models import Change, WebhookAttempt, WebhookDelivery, WebhookSubscription
-from ..platform import audit, records
+from ..platform import audit, outbound_policy, records
 from ..platform.leases import lease_free, take_lease
 from ..platform.secrets_box import seal, unseal
 
@@ -34,6 +35,7 @@ log = logging.getLogger("scheduler.webhooks_out")
 GIVE_UP_AFTER = dt.timedelta(hours=24)
 LEASE = dt.timedelta(minutes=2)
 TIMEOUT = 5.0
+ANSWER_BYTES = 64 * 1024  # of a receiver's answer we read at most this much (only its status matters)
 EVENT_KINDS = ("appointment.booked", "appointment.moved", "appointment.cancelled", "appointment.noshow",
                "appointment.conflict", "availability.rule_added", "availability.rule_removed",
                "time_off.added", "time_off.removed", "busy.updated")
@@ -48,6 +50,7 @@ def subscribe(url: str, events: list[str], actor: str) -> tuple[WebhookSubscript
     unknown = sorted(set(events) - set(EVENT_KINDS) - {"*"})
     if unknown:
         raise Invalid("Unknown event kinds.", errors={"events": [f"Unknown: {', '.join(unknown)}."]})
+    outbound_policy.require_allowed(url)
     begin_write()
     secret = "whsec_" + secrets.token_urlsafe(32)
     latest = db.session.scalar(select(func.max(Change.id))) or 0
@@ -145,10 +148,9 @@ def _claim_subscription(now: dt.datetime, owner: str, exclude=frozenset()) -> in
     return sub_id
 
 
-def deliver_due(now: dt.datetime, owner: str, session: requests.Session | None = None,
-                max_per_subscription: int = 50) -> int:
+def deliver_due(now: dt.datetime, owner: str, max_per_subscription: int = 50) -> int:
     """Deliver pending changes, subscription by subscription, oldest first."""
-    http = session or requests.Session()
+    http = OutboundSession(outbound_policy.policy(), max_bytes=ANSWER_BYTES, timeout=TIMEOUT, truncate=True)
     sent = 0
     seen = set()
     while True:
@@ -200,6 +202,8 @@ def _post(http, url: str, body: bytes, secret: str | None, now: dt.datetime):
         return response.status_code, error, int((time.monotonic() - started) * 1000)
     except requests.RequestException as exc:
         return None, f"{type(exc).__name__}", int((time.monotonic() - started) * 1000)
+    except OutboundError as exc:  # refused before any connection: the operator must act
+        return None, f"{exc.code}: {exc.reason}", int((time.monotonic() - started) * 1000)
 
 
 def _record_attempt(delivery_id, sub_id, now, status, error, ms) -> bool:
