@@ -108,8 +108,10 @@ def check_url(url: str, policy: OutboundPolicy) -> Target:
         raise OutboundRefused("the URL has no host")
     host = _normalise_host(raw_host)
     port = port or DEFAULT_PORTS[scheme]
-    exempt = policy.exempts(host, port)
     address = _literal_address(host)
+    if address is not None and address.version == 6:
+        host = address.compressed  # one spelling per IPv6 address, as config.py writes them
+    exempt = policy.exempts(host, port)
     if exempt:
         return Target(scheme, host, port, True, address)
     if address is not None:
@@ -234,16 +236,19 @@ class OutboundSession(requests.Session):
 
     def request(self, method, url, *args, **kwargs):
         # The URL as given, before requests rewrites it (IDNA) or refuses it in its own words.
-        self._vetted(check_url, url)
+        self._remembered(lambda: check_url(url, self.policy))
         return super().request(method, url, *args, **kwargs)
 
     def send(self, request, **kwargs):
-        self._vetted(self.pinned, request.url)  # every hop: redirects come through here too
+        # Every hop comes through here, redirects included.
+        if any((kwargs.get("proxies") or {}).values()):
+            self._remembered(lambda: _raise(OutboundRefused("requests through a proxy are not allowed")))
+        self._remembered(lambda: self.pinned(request.url))
         return super().send(request, **kwargs)
 
-    def _vetted(self, check, url):
+    def _remembered(self, check):
         try:
-            return check(url, self.policy) if check is check_url else check(url)
+            return check()
         except OutboundError as exc:
             self.refusals.append(exc)
             raise
@@ -261,9 +266,8 @@ class OutboundSession(requests.Session):
         if self.refusals:
             raise self.refusals[0]
 
-    def read_body(self, response: requests.Response) -> None:
+    def read_body(self, response: requests.Response, deadline: float) -> None:
         """Read the body now, within the size cap and the deadline."""
-        deadline = time.monotonic() + self.timeout
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_bytes and not self.truncate:
             response.close()
@@ -294,9 +298,11 @@ class OutboundSession(requests.Session):
         response.close()  # hands a fully read connection back to the pool
 
     def _too_large(self):
-        exc = ResponseTooLarge(f"the answer is larger than {self.max_bytes} bytes")
-        self.refusals.append(exc)
-        raise exc
+        self._remembered(lambda: _raise(ResponseTooLarge(f"the answer is larger than {self.max_bytes} bytes")))
+
+
+def _raise(exc: Exception):
+    raise exc
 
 
 class _PinnedAdapter(HTTPAdapter):
@@ -307,8 +313,7 @@ class _PinnedAdapter(HTTPAdapter):
         self.session = session
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        if any((proxies or {}).values()):
-            raise OutboundRefused("requests through a proxy are not allowed")
+        deadline = time.monotonic() + self.session.timeout
         target, _ = self.session.pinned(request.url)
         previous = request.headers.get("Host")
         request.headers["Host"] = target.host_header  # the pool's host is the address
@@ -319,7 +324,7 @@ class _PinnedAdapter(HTTPAdapter):
                 del request.headers["Host"]  # a redirect to another host must not inherit it
             else:
                 request.headers["Host"] = previous
-        self.session.read_body(response)
+        self.session.read_body(response, deadline)
         return response
 
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
