@@ -32,8 +32,9 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make bench: the benchmarks, then the 60 s mixed load (make load); prints JSON, writes BENCHMARKS.md. It drops and recreates
-## BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/scheduler_bench).
+## make bench: the benchmarks (benchmarks/run.py runs one module per benchmark), then the 60 s mixed load (make load);
+## prints JSON, writes BENCHMARKS.md. SQL per HTTP request is counted in the gunicorn workers (BENCH_COUNT_STATEMENTS,
+## on only for that part). It drops and recreates BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/scheduler_bench).
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.load

@@ -21,61 +21,29 @@ outage too.
 """
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
 from collections import Counter
-from pathlib import Path
 
 import requests
 from sqlalchemy import select, text, update
 
-from benchmarks import run
-from benchmarks.common import (
-    MIX, RESULTS, UTC, Recorder, ScriptedTwilio, Worker, booking_queue, fresh_clinic, machine, mixed_clients, ms,
-    percentile, pg_url, service_environ, setup_app, wait_until, worker_env, write_json, write_section,
-)
-from benchmarks.generate import TZ
+from benchmarks.clients import MIX, Recorder, mixed_clients
+from benchmarks.clinic import booking_queue, fresh_clinic, setup_app
+from benchmarks.fakes import HangingServer, ScriptedTwilio
+from benchmarks.generate import TZ, UTC
+from benchmarks.measure import ms
+from benchmarks.pgadmin import database_url, drop_pg, ensure_postgres_running, pg_ctl
+from benchmarks.processes import Gunicorn, Worker, service_environ, temporary_log, wait_until, worker_env
+from benchmarks.report import RESULTS, load_average, machine, write_json, write_section
 
-PG_CTL = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main"]
 NO_PUBLIC = "http://127.0.0.1:9"  # the worker's PUBLIC_BASE_URL when no API runs (the fake never calls back)
-
-
-# -- helpers -----------------------------------------------------------------------------------------
-def pg_ctl(action: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*PG_CTL, action], capture_output=True, text=True, timeout=90)
-
-
-def postgres_running() -> bool:
-    try:
-        return pg_ctl("status").returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def ensure_postgres_running() -> None:
-    if not postgres_running():
-        print("faults: PostgreSQL is down: starting it", file=sys.stderr)
-        pg_ctl("start")
-    wait_until(lambda: _pg_answers(), 60, 0.5)
-
-
-def _pg_answers() -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=3) as c:
-            c.execute("SELECT 1")
-        return True
-    except psycopg.Error:
-        return False
 
 
 class Ctx:
@@ -157,13 +125,13 @@ class Services:
         self.fake = ScriptedTwilio()
         self.server = None
         self.workers: list[Worker] = []
-        self.log_path = Path(tempfile.mkstemp(prefix="gunicorn-faults-", suffix=".log")[1])
+        self.log_path = temporary_log("gunicorn-faults-")
 
     def __enter__(self) -> "Services":
         self.fake.start()
         try:
             if self.api:
-                self.server = run.Gunicorn(self.ctx.url, self.log_path).__enter__()
+                self.server = Gunicorn(self.ctx.url, self.log_path).__enter__()
         except BaseException:
             self.fake.stop()
             raise
@@ -192,22 +160,6 @@ class Services:
             finally:
                 self.fake.stop()
                 self.log_path.unlink(missing_ok=True)
-
-
-def load_summary(rec: Recorder, since: float | None = None) -> dict:
-    rows = [r for r in rec.rows if since is None or r[3] >= since]
-    by = {}
-    for endpoint in sorted({r[0] for r in rows}):
-        mine = [r for r in rows if r[0] == endpoint]
-        lat = [r[2] for r in mine]
-        by[endpoint] = {"requests": len(mine), "statuses": dict(Counter(r[1] for r in mine)),
-                        "p50_ms": ms(percentile(lat, 50)), "p95_ms": ms(percentile(lat, 95))}
-    return by
-
-
-def errors_in(rec: Recorder, lo: float = float("-inf"), hi: float = float("inf")) -> Counter:
-    return Counter(r[1] for r in rec.rows if lo <= r[3] <= hi and r[1] not in ("200", "201")
-                   and not (r[0] == "booking" and r[1].startswith("409")))
 
 
 # -- a. PostgreSQL restarted during a booking load ---------------------------------------------------
@@ -280,8 +232,8 @@ def drill_postgres(ctx: Ctx) -> dict:
         "bookings": {"answered_201": len(booked), "201_ids_found": found,
                      "before_stop": sum(1 for r in rec.rows if r[1] == "201" and r[3] < t_stop),
                      "after_start": sum(1 for r in rec.rows if r[1] == "201" and r[3] >= t_start)},
-        "errors_during_outage": dict(errors_in(rec, t_stop, recovered_at + 1)),
-        "errors_outside_outage": dict(errors_in(rec, hi=t_stop) + errors_in(rec, lo=recovered_at + 1)),
+        "errors_during_outage": dict(rec.errors(t_stop, recovered_at + 1)),
+        "errors_outside_outage": dict(rec.errors(hi=t_stop) + rec.errors(lo=recovered_at + 1)),
         "errored_bookings_committed_anyway": phantoms,
         "worker_beat_after_restart": bool(beat_after),
     })
@@ -359,7 +311,7 @@ def drill_worker_kill(ctx: Ctx) -> dict:
             "statuses": dict(statuses), "never_accepted_by_fake": missing,
             "accepted_twice_by_fake": twice, "requested_twice": requested_twice,
             "duplicates_within_in_flight": set(twice) <= set(in_flight),
-            "load": load_summary(rec), "load_errors": dict(errors_in(rec)),
+            "load": rec.by_endpoint(), "load_errors": dict(rec.errors()),
         })
     out["pass"] = bool(all_sent and not missing and set(twice) <= set(in_flight) and len(twice) <= 4
                        and not out["load_errors"] and out["replacement_alive"])
@@ -429,41 +381,7 @@ def drill_twilio_500(ctx: Ctx) -> dict:
 
 # -- d. A CalDAV server that hangs -------------------------------------------------------------------
 D_TEXTS, D_LATER, D_LIMIT = 30, 10, 90.0
-GUNICORN_TIMEOUT = 30  # gunicorn's default --timeout; run.Gunicorn and the README's command keep it
-
-
-class HangingServer:
-    """Accepts TCP connections and never answers (nor reads); closes them all on exit."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted: list[tuple[float, socket.socket]] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self):
-        end = time.monotonic() + 600
-        while not self.stop.is_set() and time.monotonic() < end and len(self.accepted) < 1000:
-            try:
-                conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.accepted.append((time.monotonic(), conn))
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(5)
-        for _t, conn in self.accepted:
-            conn.close()
-        self.sock.close()
+GUNICORN_TIMEOUT = 30  # gunicorn's default --timeout; processes.Gunicorn and the README's command keep it
 
 
 def drill_caldav_hang(ctx: Ctx) -> dict:
@@ -477,7 +395,7 @@ def drill_caldav_hang(ctx: Ctx) -> dict:
 
 
 def _caldav_hang(ctx: Ctx, hang: HangingServer) -> dict:
-    from scheduler.services.calendars.calendar_sync import TIMEOUT
+    from scheduler.services.calendars.external_calendars import TIMEOUT
 
     out: dict = {"timeout_setting_seconds": TIMEOUT}
     with Services(ctx) as s:
@@ -507,7 +425,7 @@ def _caldav_hang(ctx: Ctx, hang: HangingServer) -> dict:
             if len(api_during) < 5 and time.monotonic() - t_claim > 2:  # the API meanwhile
                 t = time.perf_counter()
                 code = requests.get(f"{s.base}/readyz", timeout=30).status_code
-                api_during.append((code, ms(time.perf_counter() - t)))
+                api_during.append((code, ms(time.perf_counter() - t, 1)))
             time.sleep(0.25)
         t_error = time.monotonic()
         row = ctx.sql("SELECT last_error, failures, next_sync_at, last_error_at FROM external_calendars "
@@ -554,7 +472,7 @@ def _caldav_hang(ctx: Ctx, hang: HangingServer) -> dict:
         stop.set()
         other.join(35)
         sync_now["other_requests"] = dict(Counter(str(c) for c, _ in side))
-        sync_now["other_requests_max_ms"] = ms(max((d for _, d in side), default=None))
+        sync_now["other_requests_max_ms"] = ms(max((d for _, d in side), default=None), 1)
         log = s.gunicorn_log()
         sync_now["gunicorn_worker_timeouts"] = log.count("WORKER TIMEOUT")
         out["api_sync_now"] = sync_now
@@ -593,8 +511,9 @@ DRILLS = {"a": ("PostgreSQL restarted during a booking load", drill_postgres),
           "d": ("CalDAV server hanging", drill_caldav_hang)}
 
 
-def main() -> None:
-    url = os.environ.get("FAULTS_DATABASE_URL") or pg_url("scheduler_faults")
+def main(argv=None) -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+    url = database_url("FAULTS_DATABASE_URL", "scheduler_faults")
     wanted = [d.strip() for d in os.environ.get("FAULTS_DRILLS", "a,b,c,d").split(",") if d.strip()]
     today = dt.datetime.now(TZ).date()
     started = time.monotonic()
@@ -616,17 +535,17 @@ def main() -> None:
                 ensure_postgres_running()
             result["title"], result["seconds"] = title, round(time.monotonic() - t0, 1)
             result["ran_at"] = dt.datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+            result["load_average_after"] = load_average()
             report["drills"][key] = result
             print(f"{'PASS' if result['pass'] else 'FAIL'} {key}. {title} ({result['seconds']} s): "
                   f"{result['summary']}", flush=True)
     finally:
         ensure_postgres_running()
         try:
-            run.drop_pg(url)
+            drop_pg(url)
         except Exception as exc:
             print(f"faults: could not drop {url}: {exc}", file=sys.stderr)
-    report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["machine"]["load_average_at_end"] = load_average()
     report["total_seconds"] = round(time.monotonic() - started, 1)
     # A partial run (FAULTS_DRILLS) keeps the other drills' last recorded results.
     previous = RESULTS / "faults.json"

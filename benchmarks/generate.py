@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, text
 from tqdm import tqdm
 
+from benchmarks.app import make_app
+
 SEED = 20261125
 TZ_NAME = "America/Los_Angeles"
 TZ = ZoneInfo(TZ_NAME)
@@ -274,13 +276,11 @@ def generate(database_url: str, today: dt.date | None = None, seed: int = SEED, 
     """Migrate the database, refuse a non-empty one, load the clinic; returns the counts."""
     from flask_migrate import upgrade
 
-    from scheduler import create_app
     from scheduler.extensions import db
     from scheduler.models import Location
 
     today = today or dt.date.today()
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "benchmark-secret-key-0123456789",
-                      "SCHEDULER_EMBEDDED": False, "TESTING": True})
+    app = make_app(database_url)
     with app.app_context():
         upgrade()
         if db.session.scalar(select(func.count()).select_from(Location)):

@@ -2,7 +2,7 @@
 
 PostgreSQL database LOAD_DATABASE_URL (default scheduler_load on 127.0.0.1, dropped and
 created here, dropped again at the end), the standard clinic (benchmarks/generate.py),
-gunicorn -w 2 (benchmarks/run.py's Gunicorn) and ONE `flask --app wsgi worker` sending
+gunicorn -w 2 (benchmarks/processes.py) and ONE `flask --app wsgi worker` sending
 to a recording fake Twilio in this process. Then LOAD_CLIENTS (8) client threads for
 LOAD_SECONDS (60): slot searches 70 %, bookings 20 %, day sheets 10 %.
 
@@ -12,53 +12,42 @@ Writes benchmarks/results/load.json and the <!-- load:... --> section of BENCHMA
 """
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
-from collections import Counter
-from pathlib import Path
 
 from sqlalchemy import text
 
-from benchmarks import run
-from benchmarks.common import (
-    Recorder, ScriptedTwilio, Worker, fresh_clinic, machine, mixed_clients, ms, percentile, pg_url,
-    booking_queue, service_environ, setup_app, wait_until, worker_env, write_json, write_section,
-)
+from benchmarks.clients import Recorder, is_error, mixed_clients
+from benchmarks.clinic import booking_queue, fresh_clinic, setup_app
+from benchmarks.fakes import ScriptedTwilio
 from benchmarks.generate import SEED, TZ
+from benchmarks.measure import latencies
+from benchmarks.pgadmin import database_url, drop_pg
+from benchmarks.processes import (
+    Gunicorn, Worker, busy_share, cpu_seconds, machine_busy, service_environ, temporary_log, wait_until, worker_env,
+)
+from benchmarks.report import load_average, machine, write_json, write_section
 
 SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
 CLIENTS = int(os.environ.get("LOAD_CLIENTS", "8"))
 ENDPOINTS = ("slot_search", "booking", "day_sheet")
 
 
-def is_error(endpoint: str, key: str) -> bool:
-    if key in ("200", "201"):
-        return False
-    return not (endpoint == "booking" and key.startswith("409"))
-
-
 def summarise(rec: Recorder, wall: float) -> dict:
+    figures = rec.by_endpoint()
     out = {}
     for endpoint in ENDPOINTS:
-        rows = [r for r in rec.rows if r[0] == endpoint]
-        lat = [r[2] for r in rows]
-        statuses = Counter(r[1] for r in rows)
-        out[endpoint] = {
-            "requests": len(rows), "per_second": round(len(rows) / wall, 2),
-            "p50_ms": ms(percentile(lat, 50)), "p95_ms": ms(percentile(lat, 95)),
-            "p99_ms": ms(percentile(lat, 99)), "max_ms": ms(max(lat) if lat else None),
-            "statuses": dict(sorted(statuses.items())),
-            "errors": sum(n for k, n in statuses.items() if is_error(endpoint, k))}
-    lat = [r[2] for r in rec.rows]
+        x = figures.get(endpoint, {"requests": 0, "statuses": {}, **latencies([]), "max_ms": None})
+        out[endpoint] = {"requests": x["requests"], "per_second": round(x["requests"] / wall, 2),
+                         **{k: x[k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "statuses")},
+                         "errors": sum(n for k, n in x["statuses"].items() if is_error(endpoint, k))}
     out["all"] = {"requests": len(rec.rows), "per_second": round(len(rec.rows) / wall, 2),
-                  "p50_ms": ms(percentile(lat, 50)), "p95_ms": ms(percentile(lat, 95)),
-                  "p99_ms": ms(percentile(lat, 99)),
-                  "errors": sum(out[e]["errors"] for e in ENDPOINTS)}
+                  **latencies([r[2] for r in rec.rows]), "errors": sum(out[e]["errors"] for e in ENDPOINTS)}
     return out
 
 
@@ -87,16 +76,17 @@ def database_checks(app, before: int, last_id: int, booked: list[int], failed_bo
             "texts_for_new_bookings_by_status": texts}
 
 
-def main() -> None:
+def main(argv=None) -> None:
     from scheduler.extensions import db
 
-    url = os.environ.get("LOAD_DATABASE_URL") or pg_url("scheduler_load")
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+    url = database_url("LOAD_DATABASE_URL", "scheduler_load")
     today = dt.datetime.now(TZ).date()
     report = {"machine": machine(url), "config": {
         "clients": CLIENTS, "seconds": SECONDS, "gunicorn_workers": 2, "worker_processes": 1,
         "mix": {"slot_search": 0.7, "booking": 0.2, "day_sheet": 0.1}, "seed": SEED,
         "anchor_date": today.isoformat(), "rate_limit_enabled": False}}
-    log_path = Path(tempfile.mkstemp(prefix="gunicorn-load-", suffix=".log")[1])
+    log_path = temporary_log("gunicorn-load-")
     worker = None
     try:
         t0 = time.perf_counter()
@@ -104,7 +94,7 @@ def main() -> None:
         report["dataset"]["load_seconds"] = round(time.perf_counter() - t0, 1)
         app, headers, patients = setup_app(url)
         service_environ()
-        with ScriptedTwilio() as fake, run.Gunicorn(url, log_path) as server:
+        with ScriptedTwilio() as fake, Gunicorn(url, log_path) as server:
             worker = Worker(worker_env(url, fake.base_url, server.base), "load-worker").start()
             work = booking_queue(server.base, headers, today, patients)
             report["config"]["planned_distinct_slots"] = work.qsize()
@@ -115,10 +105,10 @@ def main() -> None:
                 before = db.session.scalar(text("SELECT count(*) FROM appointments"))
                 last_id = db.session.scalar(text("SELECT max(id) FROM appointments"))
                 db.session.remove()
-            gunicorn_workers = run.children(server.proc.pid)
+            gunicorn_workers = server.workers()
             pids = gunicorn_workers + [worker.proc.pid]
-            cpu0, busy0, own0 = run.cpu_seconds(gunicorn_workers), run.machine_busy(), time.process_time()
-            wcpu0 = run.cpu_seconds([worker.proc.pid])
+            cpu0, busy0, own0 = cpu_seconds(gunicorn_workers), machine_busy(), time.process_time()
+            wcpu0 = cpu_seconds([worker.proc.pid])
             rec, stop = Recorder(), threading.Event()
             print(f"load: {CLIENTS} clients for {SECONDS:g} s against {server.base} "
                   f"(load average {os.getloadavg()[0]:.2f})", file=sys.stderr)
@@ -128,16 +118,16 @@ def main() -> None:
                 t.join(SECONDS + 35)
             stop.set()
             wall = time.perf_counter() - start
-            cpu = run.cpu_seconds(gunicorn_workers) - cpu0
-            wcpu = run.cpu_seconds([worker.proc.pid]) - wcpu0
-            busy, own = run.machine_busy(), time.process_time() - own0
-            report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+            cpu = cpu_seconds(gunicorn_workers) - cpu0
+            wcpu = cpu_seconds([worker.proc.pid]) - wcpu0
+            busy, own = machine_busy(), time.process_time() - own0
+            report["machine"]["load_average_at_end"] = load_average()
             report["wall_seconds"] = round(wall, 2)
             report["endpoints"] = summarise(rec, wall)
             report["cpu"] = {
                 "gunicorn_workers_seconds": round(cpu, 1), "worker_process_seconds": round(wcpu, 1),
                 "load_clients_seconds": round(own, 1),
-                "machine_busy": round((busy[0] - busy0[0]) / max(busy[1] - busy0[1], 1), 2)}
+                "machine_busy": busy_share(busy0, busy)}
             report["worker"] = {"alive_at_end": worker.alive(), "pids": pids,
                                 "fake_twilio_requests": len(fake.requests),
                                 "fake_twilio_accepted": len(fake.messages)}
@@ -158,7 +148,7 @@ def main() -> None:
         log_tail = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
         log_path.unlink(missing_ok=True)
         try:
-            run.drop_pg(url)
+            drop_pg(url)
         except Exception as exc:  # report, but never hide the real failure
             print(f"load: could not drop {url}: {exc}", file=sys.stderr)
     report["gunicorn_log_tail"] = log_tail[-1500:] if log_tail.strip() else ""

@@ -10,7 +10,8 @@ from .clock import SystemClock
 from .config import load_settings, settings_from_overrides
 from .database import configure_engine
 from .logs import configure_logging
-from .extensions import api as rest_api, db, migrate
+from .extensions import db, migrate
+from .services.platform.secrets_box import SecretBox
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -34,36 +35,27 @@ def create_app(config: dict | None = None) -> Flask:
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(database_url),
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
-        API_TITLE="Ketamine clinic scheduler",
-        API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/",
-        OPENAPI_JSON_PATH="api/v1/openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="api/docs",
-        OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
-        API_SPEC_OPTIONS={
-            "components": {"securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer"}}},
-            "security": [{"bearerAuth": []}],
-            "info": {"description": "Scheduling and reminders for a ketamine therapy practice."},
-        },
     )
     app.config.update({k: v for k, v in config.items() if k.isupper()})
     app.extensions["settings"] = settings
     app.extensions["clock"] = config.get("CLOCK") or SystemClock()
+    app.extensions["secret_box"] = SecretBox(settings.secret_key)
     configure_logging(settings)
 
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS)
-    rest_api.init_app(app)
 
     from .api import register_api
     from .cli import register_cli
 
-    register_api(app, rest_api)
+    register_api(app)
     register_cli(app)
+    if settings.bench_count_statements:
+        from .metrics import count_per_request
+
+        count_per_request(app)
     if settings.scheduler_embedded and not app.config.get("TESTING") and _serving():
         from .jobs.worker import start_embedded
 

@@ -2,12 +2,13 @@
 import click
 from flask import current_app
 
-from .extensions import db
+from .domain.vocabulary import ROLES
+from .services.platform.transaction import write_transaction
 
 
 def register_cli(app):
     @app.cli.command("create-api-key")
-    @click.option("--role", required=True, type=click.Choice(["admin", "front_desk", "calendar"]))
+    @click.option("--role", required=True, type=click.Choice(ROLES))
     @click.option("--name", required=True, help="who holds the key; shown in the audit log")
     def create_api_key_command(role, name):
         """Create an API key and print it once, alone on the last line."""
@@ -26,18 +27,18 @@ def register_cli(app):
         """Seed the demo clinic: three locations, rooms, staff, rules, patients (idempotent)."""
         from .services.clinic.demo import seed_demo
 
-        counts = seed_demo()
-        db.session.commit()
+        with write_transaction():
+            counts = seed_demo()
         added = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "nothing (already seeded)"
         click.echo(f"Demo clinic: added {added}.")
 
     @app.cli.command("seed-defaults")
     def seed_defaults_command():
         """Insert the default session types that are missing (never overwrites edits)."""
-        from .services.clinic.catalog import seed_session_types
+        from .services.clinic.session_types import seed_session_types
 
-        added = seed_session_types()
-        db.session.commit()
+        with write_transaction():
+            added = seed_session_types()
         click.echo(f"Session types: added {added}.")
 
     @app.cli.command("worker")

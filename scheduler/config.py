@@ -55,6 +55,9 @@ class Settings:
     outbound_allowed_hosts: tuple[tuple[str, int | None], ...] = ()
     # Occurrences one external calendar may expand to in one sync (a FREQ=SECONDLY guard).
     calendar_max_occurrences: int = 20_000
+    # BENCH_COUNT_STATEMENTS: each response carries its request's SQL statement count
+    # (scheduler/metrics.py); for the benchmarks, off by default.
+    bench_count_statements: bool = False
     embedded: bool = field(default=False, compare=False)
     # True when no SECRET_KEY was given (embedded default): create_app then keeps a stable
     # key in the instance folder, so stored secrets stay readable across restarts.
@@ -192,6 +195,7 @@ def load_settings(environ: dict | None = None) -> Settings:
         outbound_allowed_hosts=_allowed_hosts(env.get("OUTBOUND_ALLOWED_HOSTS")),
         calendar_max_occurrences=_number("CALENDAR_MAX_OCCURRENCES", env.get("CALENDAR_MAX_OCCURRENCES"),
                                         Settings.calendar_max_occurrences, 1, kind=int),
+        bench_count_statements=_bool("BENCH_COUNT_STATEMENTS", env.get("BENCH_COUNT_STATEMENTS")) is True,
         embedded=embedded,
     )
     return validate(settings)

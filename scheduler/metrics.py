@@ -7,10 +7,10 @@ from the database at each scrape, so they are the same whichever process answers
 """
 import time
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, has_app_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 REQUEST_LATENCY = Histogram("scheduler_http_request_duration_seconds", "HTTP request latency",
                             ["endpoint", "method"], buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
@@ -88,3 +88,37 @@ def after(response):
         elif response.status_code == 409:
             BOOKINGS.labels((response.get_json(silent=True) or {}).get("code", "conflict")).inc()
     return response
+
+
+# What count_per_request counts, by engine event, and the response header that carries it.
+PER_REQUEST_HEADERS = {"before_cursor_execute": "X-Statement-Count", "checkout": "X-Pool-Checkouts",
+                       "begin": "X-Transaction-Count"}
+
+
+def count_per_request(app) -> None:
+    """BENCH_COUNT_STATEMENTS: every response says how many SQL statements, pool checkouts and
+    transactions its request made, counted in the process that served it (so a benchmark can
+    read them through gunicorn). Installed by create_app only when the setting is on."""
+    from .extensions import db
+
+    def counter(name):
+        def count(*_args):
+            if has_app_context() and "request_counts" in g:
+                g.request_counts[name] += 1
+        return count
+
+    with app.app_context():
+        for name in PER_REQUEST_HEADERS:
+            event.listen(db.engine, name, counter(name))
+
+    def reset():
+        g.request_counts = dict.fromkeys(PER_REQUEST_HEADERS, 0)
+
+    def stamp(response):
+        for name, header in PER_REQUEST_HEADERS.items():
+            response.headers[header] = str(g.get("request_counts", {}).get(name, 0))
+        return response
+
+    # First before and last after every other hook: authentication's queries count too.
+    app.before_request_funcs.setdefault(None, []).insert(0, reset)
+    app.after_request_funcs.setdefault(None, []).insert(0, stamp)

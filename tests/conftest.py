@@ -67,7 +67,7 @@ def _app(database_url):
 
 def empty_database():
     """Delete every row (keeping the migrated schema) and re-seed the default types."""
-    from scheduler.services.clinic.catalog import seed_session_types
+    from scheduler.services.clinic.session_types import seed_session_types
 
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:

@@ -67,7 +67,7 @@ class CalendarUnreachable(Exception):
 
 
 @dataclass(frozen=True)
-class BusyBlock:
+class BusyPeriod:
     start: datetime  # aware, UTC
     end: datetime  # aware, UTC
     uid: str
@@ -91,7 +91,7 @@ def parse_busy(
     ignore_uid_suffix: str | None = None,
     *,
     max_occurrences: int = MAX_OCCURRENCES,
-) -> list[BusyBlock]:
+) -> list[BusyPeriod]:
     """Busy blocks overlapping [window_start, window_end), sorted, never clipped.
 
     TZIDs that name an IANA zone are resolved with zoneinfo (icalendar's choice), so a
@@ -104,7 +104,7 @@ def parse_busy(
 
 def parse_busy_all(objects, window_start: datetime, window_end: datetime, default_tz: str,
                    ignore_uid_suffix: str | None = None, *,
-                   max_occurrences: int = MAX_OCCURRENCES) -> list[BusyBlock]:
+                   max_occurrences: int = MAX_OCCURRENCES) -> list[BusyPeriod]:
     """``parse_busy`` over several iCalendar objects (a CalDAV calendar's), with one
     ``max_occurrences`` for all of them: TooManyOccurrences beyond it."""
     if window_start.tzinfo is None or window_end.tzinfo is None:
@@ -116,7 +116,7 @@ def parse_busy_all(objects, window_start: datetime, window_end: datetime, defaul
     window_start, window_end = window_start.astimezone(UTC), window_end.astimezone(UTC)
     budget = [max_occurrences, max_occurrences]  # left, allowed
     steps, step_budget = 0, STEPS_PER_OCCURRENCE * max_occurrences
-    blocks: list[BusyBlock] = []
+    blocks: list[BusyPeriod] = []
     for ics_bytes in objects:
         calendar = _parse_calendar(ics_bytes)
         try:
@@ -147,8 +147,8 @@ def _parse_calendar(ics_bytes: bytes) -> icalendar.Calendar:
     return calendar
 
 
-def _expand(query, window_start, window_end, zone, ignore_uid_suffix, budget: list[int]) -> list[BusyBlock]:
-    blocks: list[BusyBlock] = []
+def _expand(query, window_start, window_end, zone, ignore_uid_suffix, budget: list[int]) -> list[BusyPeriod]:
+    blocks: list[BusyPeriod] = []
     span_start, span_end = window_start - WINDOW_PAD, window_end + WINDOW_PAD
     # Per series, so the cap stops a calendar of very many events or RDATEs early; a runaway
     # RRULE was stopped before (recurrence_cost), as each series' rule is expanded whole.
@@ -164,7 +164,7 @@ def _expand(query, window_start, window_end, zone, ignore_uid_suffix, budget: li
     return blocks
 
 
-def _to_block(occurrence, zone: ZoneInfo, ignore_uid_suffix: str | None) -> BusyBlock | None:
+def _to_block(occurrence, zone: ZoneInfo, ignore_uid_suffix: str | None) -> BusyPeriod | None:
     component = occurrence.as_component(False)
     uid = str(component.get("UID", ""))
     if ignore_uid_suffix and uid.endswith(ignore_uid_suffix):
@@ -176,7 +176,7 @@ def _to_block(occurrence, zone: ZoneInfo, ignore_uid_suffix: str | None) -> Busy
     start, end = _to_utc(occurrence.start, zone), _to_utc(occurrence.end, zone)
     if end <= start:
         return None  # a zero-length reminder blocks nothing
-    return BusyBlock(start=start, end=end, uid=uid)
+    return BusyPeriod(start=start, end=end, uid=uid)
 
 
 def _to_utc(value: date | datetime, zone: ZoneInfo) -> datetime:

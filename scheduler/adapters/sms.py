@@ -197,30 +197,6 @@ def mask_phone(number: str | None) -> str:
     return "".join(ch if (i in keep or not ch.isdigit()) else "*" for i, ch in enumerate(number))
 
 
-_GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENDED = set("^{}\\[~]|€\f")
-
-
-def count_segments(body: str) -> int:
-    """How many SMS segments Twilio will bill/send for ``body`` (for the rate limiter).
-
-    GSM-7: 160 septets in one segment, 153 per segment when split (extended characters
-    count twice). Anything else is UCS-2: 70 UTF-16 units, 67 when split (an emoji is 2).
-    """
-    if all(ch in _GSM7_BASIC or ch in _GSM7_EXTENDED for ch in body):
-        units = sum(2 if ch in _GSM7_EXTENDED else 1 for ch in body)
-        single, multi = 160, 153
-    else:
-        units = len(body.encode("utf-16-le")) // 2
-        single, multi = 70, 67
-    if units <= single:
-        return 1
-    return -(-units // multi)
-
-
 # --------------------------------------------------------------------------- senders
 
 class _RebasingHttpClient(TwilioHttpClient):

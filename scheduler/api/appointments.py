@@ -1,19 +1,14 @@
 """Appointments: book, the day sheet, move, cancel and the status transitions."""
 import marshmallow as ma
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
-from ..domain.localtime import local_day_window
-from ..extensions import db
-from ..models import STATUSES, Appointment, Location
-from ..services.platform import records
-from ..services.scheduling import booking
+from ..domain.vocabulary import APPOINTMENT_STATUSES as STATUSES
 from ..services.platform.idempotency import Idempotency
+from ..services.scheduling import appointments, booking
 from .auth import STAFF, actor, allow, current_caller
-from .common import PageArgs, expected_version, page_of, paginate, with_etag
+from .common import PageArgs, expected_version, now, page, page_of, with_etag
 from .fields import MAX_ID, Instant, validate_date_range
 from .messages import MessageSchema
 
@@ -100,19 +95,14 @@ class CancelSchema(ma.Schema):
     reason = Str(required=True, validate=V.Length(min=1, max=500))
 
 
-def _now():
-    return current_app.extensions["clock"].now()
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-def _loaded(appointment_id: int) -> Appointment:
-    """The appointment with everything the response shows, in two queries (not eight lazy ones)."""
-    return db.session.scalars(select(Appointment).where(Appointment.id == appointment_id)
-                              .options(*LOAD)).unique().one()
-
-
-LOAD = (joinedload(Appointment.patient), joinedload(Appointment.provider), joinedload(Appointment.room),
-        joinedload(Appointment.location), joinedload(Appointment.session_type),
-        selectinload(Appointment.messages))
+def _idempotency() -> Idempotency | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    return Idempotency(current_caller().id, key, request.get_json(silent=True) or {}, field=IDEMPOTENCY_HEADER)
 
 
 @blp.route("/appointments")
@@ -121,33 +111,23 @@ class Appointments(MethodView):
     @blp.arguments(AppointmentQuery, location="query")
     @blp.response(200, page_of(AppointmentSchema))
     def get(self, args):
-        filters = [getattr(Appointment, k) == args[k] for k in
-                   ("location_id", "provider_id", "patient_id", "status") if k in args]
+        filters = {k: args.get(k) for k in appointments.FILTERS}
         if "date" in args:
-            # The day sheet: the whole local day in start order, in two queries.
-            location = records.get(Location, args["location_id"])
-            day = local_day_window(args["date"], location.tz)
-            rows = db.session.scalars(select(Appointment).where(
-                *filters, Appointment.start_at >= day.start, Appointment.start_at < day.end)
-                .order_by(Appointment.start_at, Appointment.id).options(*LOAD)).unique().all()
-            return {"items": rows, "next_cursor": None}
-        return paginate(Appointment, args, *filters, options=LOAD)
+            return appointments.day_sheet(filters.pop("location_id"), args["date"], **filters)
+        return appointments.search(*page(args), **filters)
 
     @allow(*STAFF)
     @blp.arguments(AppointmentSchema)
     @blp.response(201, AppointmentSchema)
     def post(self, data):
-        key = request.headers.get("Idempotency-Key")
-        idem = Idempotency(current_caller().id, key, request.get_json(silent=True) or {}) \
-            if key is not None else None
         req = booking.BookingRequest(
             patient_id=data["patient_id"], session_type=data["session_type"],
             location_id=data["location_id"], start=data["start"], provider_id=data.get("provider_id"),
             room_id=data.get("room_id"), telehealth=data["telehealth"],
             ride_arranged=data.get("ride_arranged"), notes=data["notes"],
             follows_appointment_id=data.get("follows_appointment_id"))
-        appt, replayed = booking.book(req, actor(), _now(), idem)
-        obj, status, headers = with_etag(_loaded(appt.id), 201)
+        appt, replayed = booking.book(req, actor(), now(), _idempotency())
+        obj, status, headers = with_etag(appointments.appointment(appt.id), 201)
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         return obj, status, headers
@@ -158,23 +138,15 @@ class AppointmentById(MethodView):
     @allow(*STAFF)
     @blp.response(200, AppointmentSchema)
     def get(self, appointment_id):
-        records.get(Appointment, appointment_id)
-        return with_etag(_loaded(appointment_id))
+        return with_etag(appointments.appointment(appointment_id))
 
     @allow(*STAFF)
     @blp.arguments(AppointmentPatchSchema)
     @blp.response(200, AppointmentSchema)
     def patch(self, data, appointment_id):
         version = expected_version("appointments", appointment_id)
-        booking.update(appointment_id, data, actor(), _now(), version)
-        return with_etag(_loaded(appointment_id))
-
-
-def _transition_view(action: str):
-    def post(self, appointment_id, data=None):
-        return with_etag(booking.transition(appointment_id, action, actor(), _now(),
-                                            reason=(data or {}).get("reason")))
-    return post
+        booking.update(appointment_id, data, actor(), now(), version)
+        return with_etag(appointments.appointment(appointment_id))
 
 
 @blp.route("/appointments/<int:appointment_id>/cancel")
@@ -184,7 +156,7 @@ class AppointmentCancel(MethodView):
     @blp.response(200, AppointmentSchema)
     def post(self, data, appointment_id):
         """Cancel (kept, never deleted): frees every resource, voids planned texts, sends one notice."""
-        return with_etag(booking.transition(appointment_id, "cancel", actor(), _now(), reason=data["reason"]))
+        return with_etag(booking.transition(appointment_id, "cancel", actor(), now(), reason=data["reason"]))
 
 
 @blp.route("/appointments/<int:appointment_id>/check-in")
@@ -193,7 +165,7 @@ class AppointmentCheckIn(MethodView):
     @blp.response(200, AppointmentSchema)
     def post(self, appointment_id):
         """booked -> checked-in, on the day of the appointment."""
-        return with_etag(booking.transition(appointment_id, "check_in", actor(), _now()))
+        return with_etag(booking.transition(appointment_id, "check_in", actor(), now()))
 
 
 @blp.route("/appointments/<int:appointment_id>/complete")
@@ -202,7 +174,7 @@ class AppointmentComplete(MethodView):
     @blp.response(200, AppointmentSchema)
     def post(self, appointment_id):
         """checked-in -> fulfilled, once the session has started."""
-        return with_etag(booking.transition(appointment_id, "complete", actor(), _now()))
+        return with_etag(booking.transition(appointment_id, "complete", actor(), now()))
 
 
 @blp.route("/appointments/<int:appointment_id>/no-show")
@@ -211,8 +183,4 @@ class AppointmentNoShow(MethodView):
     @blp.response(200, AppointmentSchema)
     def post(self, appointment_id):
         """booked -> noshow, once the start has passed; planned texts are voided."""
-        return with_etag(booking.transition(appointment_id, "no_show", actor(), _now()))
-
-
-def register(app, api):
-    api.register_blueprint(blp)
+        return with_etag(booking.transition(appointment_id, "no_show", actor(), now()))

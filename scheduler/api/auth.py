@@ -5,12 +5,14 @@ everyone, so a new route is never open by accident.
 """
 from flask import abort, current_app, g, request
 
-from ..extensions import db
+from ..domain.vocabulary import ROLES
 from ..services.platform.api_keys import Caller, caller_for_key
+from ..services.platform.audit import Actor
+from ..services.platform.transaction import end_read
 
 ADMIN = ("admin",)
 STAFF = ("admin", "front_desk")
-ANY_ROLE = ("admin", "front_desk", "calendar")
+ANY_ROLE = ROLES
 # The spec describes the API and holds no data; the docs console fetches it without a key.
 PUBLIC_ENDPOINTS = {"api-docs.openapi_json"}
 
@@ -48,7 +50,7 @@ def authenticate():
         return None
     caller = caller_for_key(_bearer())
     # End the read transaction now: use cases start their own (SQLite write locks).
-    db.session.rollback()
+    end_read()
     if caller is None:
         abort(401)
     g.caller = caller
@@ -64,5 +66,6 @@ def current_caller() -> Caller:
     return g.caller
 
 
-def actor() -> str:
-    return g.caller.name
+def actor() -> Actor:
+    """Who is asking, with this request's id, for the services' audit entries."""
+    return Actor(g.caller.name, g.get("request_id"))

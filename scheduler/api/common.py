@@ -1,48 +1,43 @@
-"""Pagination, ETags and If-Match: the conventions every resource shares."""
-import marshmallow as ma
-from flask import request
-from sqlalchemy import select
+"""The conventions every resource shares: pages, ETags and If-Match, and what a view hands
+to a service from the app (the clock's now, the secret box, the public address, the
+outbound policy)."""
+from __future__ import annotations
 
+import datetime as dt
+
+import marshmallow as ma
+from flask import current_app, request
+
+from ..adapters.outbound import OutboundPolicy
 from ..domain.errors import PreconditionFailed
-from ..extensions import db
-from .fields import decode_cursor, encode_cursor
+from .fields import Cursor
 
 MAX_LIMIT = 200
 
 
 class PageArgs(ma.Schema):
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=100))
-
-    @ma.validates("cursor")
-    def _cursor(self, value, **kwargs):
-        if value is not None:
-            decode_cursor(value)
+    cursor = Cursor(load_default=None)
 
 
 _page_schemas: dict = {}
 
 
 def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
-    """The list envelope {"items": [...], "next_cursor": ...} for one item schema."""
+    """The list envelope {"items": [...], "next_cursor": ...} for one item schema; it dumps
+    a service's Page (items, next_after)."""
     name = item_schema.__name__.replace("Schema", "") + "PageSchema"
     if name not in _page_schemas:
         _page_schemas[name] = type(name, (ma.Schema,), {
             "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
-            "next_cursor": ma.fields.String(allow_none=True, required=True),
+            "next_cursor": Cursor(attribute="next_after", allow_none=True, required=True),
         })
     return _page_schemas[name]
 
 
-def paginate(model, args: dict, *filters, options=()):
-    """Keyset pagination by id: stable under inserts, one query per page."""
-    query = select(model).where(*filters).order_by(model.id).limit(args["limit"] + 1)
-    if args.get("cursor"):
-        query = query.where(model.id > decode_cursor(args["cursor"]))
-    rows = list(db.session.scalars(query.options(*options)))
-    more = len(rows) > args["limit"]
-    rows = rows[: args["limit"]]
-    return {"items": rows, "next_cursor": encode_cursor(rows[-1].id) if more and rows else None}
+def page(args: dict) -> tuple[int, int | None]:
+    """(limit, after) of a list request, for the service."""
+    return args["limit"], args.get("cursor")
 
 
 def etag_of(obj) -> str:
@@ -63,3 +58,24 @@ def expected_version(obj_type: str, obj_id: int) -> int | None:
 
 def with_etag(obj, status: int = 200):
     return obj, status, {"ETag": etag_of(obj)}
+
+
+def now() -> dt.datetime:
+    return current_app.extensions["clock"].now()
+
+
+def secret_box():
+    return current_app.extensions["secret_box"]
+
+
+def public_base_url() -> str:
+    return current_app.extensions["settings"].public_base_url
+
+
+def outbound_policy() -> OutboundPolicy:
+    """The operator's policy for requests to URLs callers give us (OUTBOUND_ALLOWED_HOSTS)."""
+    return OutboundPolicy(current_app.extensions["settings"].outbound_allowed_hosts)
+
+
+def calendar_max_occurrences() -> int:
+    return current_app.extensions["settings"].calendar_max_occurrences

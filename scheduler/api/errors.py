@@ -109,11 +109,11 @@ def handle_domain_error(error: DomainError):
 
 def handle_database_unavailable(error):
     """The database is down or restarting: a 503 the client may retry, not a 500."""
-    from ..extensions import db
+    from ..services.platform.transaction import end_read
 
     log.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
     try:
-        db.session.rollback()
+        end_read()
     except SQLAlchemyError:
         pass
     response = jsonify(error_body(503, "unavailable", "The database is unavailable; retry shortly."))

@@ -1,4 +1,5 @@
-"""Marshmallow fields shared by the resources: instants, wall-clock times, phones, cursors."""
+"""Marshmallow fields shared by the resources: instants, wall-clock times, phones, cursors,
+URLs we will fetch."""
 import base64
 import binascii
 import datetime as dt
@@ -7,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import marshmallow as ma
 import phonenumbers
 
-from ..domain.localtime import WEEKDAYS
+from ..domain.localtime import WEEKDAYS, format_wall_time, parse_wall_time
 
 DEFAULT_TZ = "America/Los_Angeles"
 US_STATES = {
@@ -66,39 +67,26 @@ class Instant(ma.fields.DateTime):
 
 
 class WallTime(ma.fields.Field):
-    """A wall-clock time "HH:MM" in a location's zone; "24:00" means the end of the day."""
+    """A wall-clock time "HH:MM" in a location's zone; "24:00" (the end of the day) only
+    where the field ends a span (``end=True``)."""
 
-    default_error_messages = {"invalid": "Expected a time HH:MM (00:00 to 24:00)."}
+    def __init__(self, *, end: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.end = end
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return format_wall_time(value)
+        return None if value is None else format_wall_time(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return parse_wall_time(value, self.make_error)
+        return wall_time(value, end=self.end)
 
 
-def parse_wall_time(value, make_error=None):
-    def fail():
-        if make_error:
-            raise make_error("invalid")
-        raise ma.ValidationError("Expected a time HH:MM (00:00 to 24:00).")
-    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
-        fail()
-    hh, mm = value[:2], value[3:]
-    if not (hh.isdigit() and mm.isdigit()):
-        fail()
-    h, m = int(hh), int(mm)
-    if h == 24 and m == 0:
-        return dt.time(23, 59, 59, 999999)  # stands for midnight at the end of the day
-    if not (0 <= h <= 23 and 0 <= m <= 59):
-        fail()
-    return dt.time(h, m)
-
-
-def format_wall_time(value: dt.time) -> str:
-    return "24:00" if value >= dt.time(23, 59, 59) else value.strftime("%H:%M")
+def wall_time(value, *, end: bool = False) -> dt.time:
+    """The domain's one wall-time parser, its refusal as a validation error."""
+    try:
+        return parse_wall_time(value, end=end)
+    except ValueError as exc:
+        raise ma.ValidationError(str(exc)) from None
 
 
 class Weekday(ma.fields.Field):
@@ -155,6 +143,22 @@ def validate_state(value: str) -> None:
         raise ma.ValidationError("Not a US state code, e.g. CA or OR.")
 
 
+class Cursor(ma.fields.String):
+    """An opaque position in a list: the API's cursor string outside, the id to continue
+    after inside (a value this API never gave out is a 422)."""
+
+    default_error_messages = {"long": "Not a cursor this API gave out."}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else encode_cursor(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > 100:
+            raise self.make_error("long")
+        return decode_cursor(text)
+
+
 def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
 
@@ -168,3 +172,15 @@ def decode_cursor(cursor: str) -> int:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ma.ValidationError("Not a cursor this API gave out.") from None
+
+
+class OutboundUrl(ma.fields.String):
+    """A URL this service will fetch or post to (a calendar, a webhook receiver). Only its
+    length is checked here: the service checks it against the outbound policy
+    (adapters/outbound.py), so every refusal says why (422, code outbound_refused)."""
+
+    def __init__(self, *, max_length: int, **kwargs):
+        kwargs.setdefault("metadata", {}).update(
+            format="uri", description="http or https, to a public address (or a host in OUTBOUND_ALLOWED_HOSTS); "
+            "loopback, private, link-local and similar addresses are refused")
+        super().__init__(validate=ma.validate.Length(min=1, max=max_length), **kwargs)

@@ -2,18 +2,19 @@
 from flask import Blueprint, current_app, jsonify
 
 from ..services.platform import readiness
+from .common import now
 
-bp = Blueprint("health", __name__)
+blp = Blueprint("health", __name__)
 
 
-@bp.get("/healthz")
+@blp.get("/healthz")
 def healthz():
     return jsonify(status="ok")
 
 
-@bp.get("/readyz")
+@blp.get("/readyz")
 def readyz():
-    report = readiness.check(current_app.extensions["clock"].now())
+    report = readiness.check(now(), current_app.extensions["migrate"].directory)
     return jsonify(report), (200 if report["status"] != "unavailable" else 503)
 
 

@@ -1,18 +1,16 @@
-"""Locations and their rooms."""
+"""Locations (clinics): zone, state, hours, monitoring ratio, SMS settings."""
 import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..models import Location, Room
-from ..domain.errors import Invalid
-from ..services.messaging import message_templates
-from ..services.platform import records
-from .auth import ADMIN, STAFF, actor, allow
-from .common import PageArgs, expected_version, page_of, paginate, with_etag
-from .fields import Phone, parse_wall_time, validate_state, validate_timezone
 from ..domain.localtime import WEEKDAYS
+from ..domain.vocabulary import SMS_PROFILES
+from ..services.clinic import locations
+from .auth import ADMIN, STAFF, actor, allow
+from .common import PageArgs, expected_version, page, page_of, with_etag
+from .fields import Phone, validate_state, validate_timezone, wall_time
 
-blp = Blueprint("locations", __name__, url_prefix="/api/v1", description="Clinics and rooms")
+blp = Blueprint("locations", __name__, url_prefix="/api/v1", description="Clinics")
 Str = ma.fields.String
 Int = ma.fields.Integer
 V = ma.validate
@@ -34,7 +32,7 @@ class OpeningHours(ma.fields.Dict):
             for span in spans:
                 if not isinstance(span, list) or len(span) != 2:
                     raise ma.ValidationError(f"{day}: each span is [\"HH:MM\", \"HH:MM\"].")
-                start, end = (parse_wall_time(t) for t in span)
+                start, end = wall_time(span[0]), wall_time(span[1], end=True)
                 if end <= start:
                     raise ma.ValidationError(f"{day}: a span must close after it opens.")
                 clean.append(span)
@@ -61,29 +59,13 @@ class LocationSchema(ma.Schema):
                            metadata={"description": "patients one clinician may monitor at once"})
     turnover_minutes = Int(validate=V.Range(min=0, max=240))
     slot_minutes = Int(validate=V.OneOf([5, 10, 15, 20, 30, 60]))
-    quiet_start = Str(validate=V.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))
-    quiet_end = Str(validate=V.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))
-    sms_profile = Str(validate=V.OneOf(["standard", "exemption"]))
+    quiet_start = Str(validate=wall_time, metadata={"example": "21:00"})
+    quiet_end = Str(validate=wall_time, metadata={"example": "08:00"})
+    sms_profile = Str(validate=V.OneOf(SMS_PROFILES))
     sms_max_per_day = Int(validate=V.Range(min=1, max=10))
     sms_max_per_week = Int(validate=V.Range(min=1, max=50))
     feed_shows_patient_names = ma.fields.Boolean()
     version = Int(dump_only=True)
-
-
-class RoomSchema(ma.Schema):
-    id = Int(dump_only=True)
-    location_id = Int(dump_only=True)
-    name = Str(required=True, validate=V.Length(min=1, max=80))
-    kind = Str(required=True, validate=V.OneOf(["treatment", "therapy"]))
-    active = ma.fields.Boolean()
-    version = Int(dump_only=True)
-
-
-def _location_check(_current, values):
-    problems = message_templates.location_text_problems(values)
-    if problems:
-        raise Invalid("A clinic's SMS name and address go into texts: they must not name the treatment.",
-                      code="template_names_treatment", errors=problems)
 
 
 @blp.route("/locations")
@@ -92,13 +74,13 @@ class Locations(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_of(LocationSchema))
     def get(self, args):
-        return paginate(Location, args)
+        return locations.list_locations(*page(args))
 
     @allow(*ADMIN)
     @blp.arguments(LocationSchema)
     @blp.response(201, LocationSchema)
     def post(self, data):
-        return with_etag(records.create(Location, data, actor(), check=_location_check), 201)
+        return with_etag(locations.create_location(data, actor()), 201)
 
 
 @blp.route("/locations/<int:location_id>")
@@ -106,44 +88,11 @@ class LocationById(MethodView):
     @allow(*STAFF)
     @blp.response(200, LocationSchema)
     def get(self, location_id):
-        return with_etag(records.get(Location, location_id))
+        return with_etag(locations.location(location_id))
 
     @allow(*ADMIN)
     @blp.arguments(LocationSchema(partial=True))
     @blp.response(200, LocationSchema)
     def patch(self, data, location_id):
         version = expected_version("locations", location_id)
-        return with_etag(records.update(Location, location_id, data, actor(), version,
-                                        check=_location_check))
-
-
-@blp.route("/locations/<int:location_id>/rooms")
-class LocationRooms(MethodView):
-    @allow(*STAFF)
-    @blp.arguments(PageArgs, location="query")
-    @blp.response(200, page_of(RoomSchema))
-    def get(self, args, location_id):
-        records.get(Location, location_id)
-        return paginate(Room, args, Room.location_id == location_id)
-
-    @allow(*ADMIN)
-    @blp.arguments(RoomSchema)
-    @blp.response(201, RoomSchema)
-    def post(self, data, location_id):
-        records.get(Location, location_id)
-        return with_etag(records.create(Room, {**data, "location_id": location_id}, actor()), 201)
-
-
-@blp.route("/rooms/<int:room_id>")
-class RoomById(MethodView):
-    @allow(*STAFF)
-    @blp.response(200, RoomSchema)
-    def get(self, room_id):
-        return with_etag(records.get(Room, room_id))
-
-    @allow(*ADMIN)
-    @blp.arguments(RoomSchema(partial=True))
-    @blp.response(200, RoomSchema)
-    def patch(self, data, room_id):
-        version = expected_version("rooms", room_id)
-        return with_etag(records.update(Room, room_id, data, actor(), version))
+        return with_etag(locations.update_location(location_id, data, actor(), version))

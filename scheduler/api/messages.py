@@ -3,11 +3,10 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..models import Appointment, Message
-from ..models.messaging import MESSAGE_STATUSES
-from ..services.platform import records
+from ..domain.vocabulary import MESSAGE_KINDS, MESSAGE_STATUSES
+from ..services.messaging import messages
 from .auth import STAFF, allow
-from .common import PageArgs, page_of, paginate
+from .common import PageArgs, page, page_of
 from .fields import MAX_ID, Instant
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1", description="Text messages (outbox)")
@@ -19,8 +18,7 @@ class MessageSchema(ma.Schema):
     id = Int()
     appointment_id = Int(allow_none=True)
     patient_id = Int()
-    kind = Str(metadata={"enum": ["confirmation", "instructions", "reminder", "moved", "cancelled",
-                                  "reply"]})
+    kind = Str(metadata={"enum": list(MESSAGE_KINDS)})
     status = Str(metadata={"enum": list(MESSAGE_STATUSES)})
     body = Str()
     send_at = Instant()
@@ -43,14 +41,8 @@ class Messages(MethodView):
     @blp.arguments(MessageQuery, location="query")
     @blp.response(200, page_of(MessageSchema))
     def get(self, args):
-        filters = []
-        if "status" in args:
-            filters.append(Message.status == args["status"])
-        if "since" in args:
-            filters.append(Message.send_at >= args["since"])
-        if "patient_id" in args:
-            filters.append(Message.patient_id == args["patient_id"])
-        return paginate(Message, args, *filters)
+        return messages.list_messages(*page(args), status=args.get("status"), since=args.get("since"),
+                                      patient_id=args.get("patient_id"))
 
 
 @blp.route("/appointments/<int:appointment_id>/messages")
@@ -59,9 +51,4 @@ class AppointmentMessages(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_of(MessageSchema))
     def get(self, args, appointment_id):
-        records.get(Appointment, appointment_id)
-        return paginate(Message, args, Message.appointment_id == appointment_id)
-
-
-def register(app, api):
-    api.register_blueprint(blp)
+        return messages.appointment_messages(appointment_id, *page(args))

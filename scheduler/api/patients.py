@@ -2,14 +2,12 @@
 import datetime as dt
 
 import marshmallow as ma
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..models import Location, Patient
-from ..services.platform import records
+from ..services.clinic import patients
 from .auth import STAFF, actor, allow
-from .common import PageArgs, expected_version, page_of, paginate, with_etag
+from .common import PageArgs, expected_version, now, page, page_of, with_etag
 from .fields import MAX_ID, Phone
 
 blp = Blueprint("patients", __name__, url_prefix="/api/v1", description="Patients")
@@ -19,7 +17,7 @@ V = ma.validate
 
 
 def _past_date(value: dt.date) -> None:
-    today = current_app.extensions["clock"].now().date()
+    today = now().date()
     if not dt.date(1900, 1, 1) <= value <= today:
         raise ma.ValidationError("Must be a date between 1900-01-01 and today.")
 
@@ -52,24 +50,19 @@ class PatientQuery(PageArgs):
     phone = Phone()
 
 
-def _check_refs(_current, values):
-    records.require_refs(home_location_id=(Location, values.get("home_location_id")))
-
-
 @blp.route("/patients")
 class Patients(MethodView):
     @allow(*STAFF)
     @blp.arguments(PatientQuery, location="query")
     @blp.response(200, page_of(PatientSchema))
     def get(self, args):
-        filters = [Patient.phone == args["phone"]] if args.get("phone") else []
-        return paginate(Patient, args, *filters)
+        return patients.list_patients(*page(args), phone=args.get("phone"))
 
     @allow(*STAFF)
     @blp.arguments(PatientSchema)
     @blp.response(201, PatientSchema)
     def post(self, data):
-        return with_etag(records.create(Patient, data, actor(), check=_check_refs), 201)
+        return with_etag(patients.create_patient(data, actor()), 201)
 
 
 @blp.route("/patients/<int:patient_id>")
@@ -77,12 +70,11 @@ class PatientById(MethodView):
     @allow(*STAFF)
     @blp.response(200, PatientSchema)
     def get(self, patient_id):
-        return with_etag(records.get(Patient, patient_id))
+        return with_etag(patients.patient(patient_id))
 
     @allow(*STAFF)
     @blp.arguments(PatientSchema(partial=True))
     @blp.response(200, PatientSchema)
     def patch(self, data, patient_id):
         version = expected_version("patients", patient_id)
-        return with_etag(records.update(Patient, patient_id, data, actor(), version,
-                                        check=_check_refs))
+        return with_etag(patients.update_patient(patient_id, data, actor(), version))

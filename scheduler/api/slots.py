@@ -1,11 +1,11 @@
 """GET /slots: bookable start times."""
 import marshmallow as ma
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..services.scheduling.slots import find_slots
 from .auth import ANY_ROLE, allow
+from .common import now
 from .fields import MAX_ID, Instant
 
 blp = Blueprint("slots", __name__, url_prefix="/api/v1", description="Slot search")
@@ -50,15 +50,7 @@ class Slots(MethodView):
     @blp.arguments(SlotQuery, location="query")
     @blp.response(200, SlotsSchema)
     def get(self, args):
-        from ..extensions import db
-        from ..models import Location
-
-        slots = find_slots(args["location_id"], args["session_type"], args.get("start"), args.get("end"),
-                           current_app.extensions["clock"].now(), args.get("provider_id"),
-                           args.get("patient_id"), args["telehealth"], args.get("follows_appointment_id"))
-        tz = db.session.get(Location, args["location_id"]).timezone
-        return {"slots": [_Slot(s, tz) for s in slots]}
-
-
-def register(app, api):
-    api.register_blueprint(blp)
+        found = find_slots(args["location_id"], args["session_type"], args.get("start"), args.get("end"),
+                           now(), args.get("provider_id"), args.get("patient_id"), args["telehealth"],
+                           args.get("follows_appointment_id"))
+        return {"slots": [_Slot(s, found.timezone) for s in found.slots]}

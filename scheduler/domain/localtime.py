@@ -15,6 +15,10 @@ from .intervals import UTC, Interval, as_utc
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MIDNIGHT = time(0)
+# "24:00", the midnight that ends a day: a datetime.time cannot hold it, so its last
+# microsecond stands for it (as stored in time columns). It is only ever an end.
+END_OF_DAY = time.max
+_END_OF_DAY_FROM = time(23, 59, 59)  # a database may have dropped the microseconds
 _ONE_DAY = timedelta(days=1)
 # datetime's resolution: the last instant of a half-open window is end - 1 µs.
 _RESOLUTION = timedelta(microseconds=1)
@@ -22,6 +26,31 @@ _RESOLUTION = timedelta(microseconds=1)
 
 def weekday_code(d: date) -> str:
     return WEEKDAYS[d.weekday()]
+
+
+def is_end_of_day(wall: time) -> bool:
+    return wall >= _END_OF_DAY_FROM
+
+
+def parse_wall_time(text: object, *, end: bool = False) -> time:
+    """"HH:MM" (00:00 to 23:59) as a wall-clock time. "24:00" is the end of the day
+    (END_OF_DAY) and is accepted only when the time ends a span (``end=True``).
+    Raises ValueError with a sentence fit for the caller's error message."""
+    if not isinstance(text, str) or len(text) != 5 or text[2] != ":" or not text.isascii() \
+            or not (text[:2].isdigit() and text[3:].isdigit()):
+        raise ValueError("Expected a time HH:MM (00:00 to 24:00).")
+    hours, minutes = int(text[:2]), int(text[3:])
+    if (hours, minutes) == (24, 0):
+        if not end:
+            raise ValueError("24:00 only ends a span; a start is 00:00 to 23:59.")
+        return END_OF_DAY
+    if hours > 23 or minutes > 59:
+        raise ValueError("Expected a time HH:MM (00:00 to 24:00).")
+    return time(hours, minutes)
+
+
+def format_wall_time(wall: time) -> str:
+    return "24:00" if is_end_of_day(wall) else f"{wall.hour:02d}:{wall.minute:02d}"
 
 
 def _check_wall(wall: time) -> None:
@@ -73,14 +102,15 @@ def _first_instant_at_or_after(day: date, wall: time, tz: tzinfo) -> datetime:
 def local_span(day: date, start: time, end: time, tz: tzinfo) -> Interval | None:
     """Wall-clock range [start, end) on local date `day`, as a UTC interval.
 
-    end == 00:00 means the midnight that ends the day. Otherwise end <= start gives None.
+    end == 00:00 or END_OF_DAY (24:00) means the midnight that ends the day. Otherwise
+    end <= start gives None.
     Bounds in a spring-forward gap move to the end of the gap (01:00-03:00 on the change
     day is one real hour); bounds in the repeated hour use its first occurrence. None when
     nothing of the range exists (e.g. 02:15-02:45 inside the gap).
     """
     _check_wall(start)
     _check_wall(end)
-    if end == MIDNIGHT:
+    if end == MIDNIGHT or is_end_of_day(end):
         hi = _first_instant_at_or_after(day + _ONE_DAY, MIDNIGHT, tz)
     elif end <= start:
         return None

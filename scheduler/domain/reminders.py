@@ -37,10 +37,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import DomainError
 from .quiet_hours import fit_outside_quiet
 from .templates import TemplateError, format_date, format_time, render
+from .vocabulary import CATEGORIES, SMS_PROFILES as PROFILES
 
 UTC = timezone.utc
-CATEGORIES = ("dosing", "integration", "consultation")
-PROFILES = ("standard", "exemption")
 # Priority decides which texts survive a cap. A cancellation stops a wasted trip and never
 # shares a plan with another text. Instructions come next, above `moved`: they carry the
 # fasting and ride-home rules, which no other text does, and they also state the (new)

@@ -92,7 +92,7 @@ class Staff:
 
 
 @dataclass
-class Room:
+class RoomState:
     id: int
     busy: Sequence[Interval]  # normalised: [start, end + turnover) of its bookings
     load: dict[date, int] = field(default_factory=dict)
@@ -145,7 +145,7 @@ def watchers_and_slack(ratio: int, clinicians: Sequence[Staff], monitoring: Sequ
 
 
 def check_start(site: Site, spec: SessionSpec, start: datetime, staff: Sequence[Staff],
-                rooms: Sequence[Room], now: datetime, patient: PatientState | None = None,
+                rooms: Sequence[RoomState], now: datetime, patient: PatientState | None = None,
                 telehealth: bool = False, provider_id: int | None = None,
                 room_id: int | None = None) -> Outcome:
     """Every rule of PRODUCT.md at one start; the first broken rule is the answer."""
@@ -242,7 +242,7 @@ class Slot:
 
 
 def search(site: Site, spec: SessionSpec, window: Interval, staff: Sequence[Staff],
-           rooms: Sequence[Room], now: datetime, patient: PatientState | None = None,
+           rooms: Sequence[RoomState], now: datetime, patient: PatientState | None = None,
            telehealth: bool = False, provider_id: int | None = None) -> list[Slot]:
     """Bookable starts on the location's wall-clock grid within window.
 

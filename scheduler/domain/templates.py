@@ -1,4 +1,4 @@
-"""SMS wording: default templates as data, rendering, the sensitive-word check, GSM-7 sizes.
+"""SMS wording: default templates as data, rendering, the sensitive-word check.
 
 Public API
 - TemplateError(code): template_names_treatment, template_unknown_placeholder,
@@ -10,7 +10,6 @@ Public API
 - prep_text(rules, compact=False) -> str: pre-session instructions from a session type's rules
 - format_date(local_dt) -> "Tue Dec 1";  format_time(local_dt) -> "9:00 AM"
 - render(kind, values, *, prep_rules, overrides, max_chars, exemption) -> str
-- is_gsm7(body) -> bool;  gsm7_segments(body) -> int (UCS-2 segments if not GSM-7)
 
 Texts never contain a patient's name: a phone's lock screen is read by others, and the
 clinic's name with a date already tells the patient what the text is about.
@@ -24,8 +23,8 @@ from typing import Mapping
 
 from .errors import DomainError
 from .instructions import RULES as INSTRUCTION_RULES
+from .segments import count_segments, is_gsm7
 
-KINDS = ("confirmation", "instructions", "reminder", "moved", "cancelled")
 OPT_OUT = "Reply STOP to opt out"
 
 
@@ -188,36 +187,10 @@ def format_time(local: datetime) -> str:
     return f"{hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
 
 
-# GSM 03.38: the basic set costs 1 septet, the extension set 2 (escape + char).
-_GSM_BASIC = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-                 "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-_GSM_EXT = set("^{}\\[~]|€\f")
 # Typographic characters an admin pastes from a word processor would force UCS-2
 # (70 chars a segment) for nothing; they have plain GSM equivalents.
 _PLAIN = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
                         "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u00a0": " "})
-
-
-def is_gsm7(body: str) -> bool:
-    return all(c in _GSM_BASIC or c in _GSM_EXT for c in body)
-
-
-def gsm7_segments(body: str) -> int:
-    """SMS segments for body: GSM-7 (160 septets, or 153 per part) when every character is
-    in the GSM set, else UCS-2 (70 UTF-16 units, or 67 per part). A part never splits an
-    escape pair or a surrogate pair, as carriers require."""
-    if is_gsm7(body):
-        units, single, part = [2 if c in _GSM_EXT else 1 for c in body], 160, 153
-    else:
-        units, single, part = [2 if ord(c) > 0xFFFF else 1 for c in body], 70, 67
-    if sum(units) <= single:
-        return 1 if units else 0
-    segments, used = 1, 0
-    for u in units:
-        if used + u > part:
-            segments, used = segments + 1, 0
-        used += u
-    return segments
 
 
 def _with_required(body: str, clinic: str, phone: str) -> str:
@@ -257,7 +230,7 @@ def render(kind: str, values: Mapping[str, str], *, prep_rules: Mapping | None =
                                 "text_names_treatment")
         if exemption and not is_gsm7(body):
             failure = failure or "text_not_gsm7"
-        elif (limit is not None and len(body) > limit) or (exemption and gsm7_segments(body) > 1):
+        elif (limit is not None and len(body) > limit) or (exemption and count_segments(body) > 1):
             failure = "text_too_long"
         else:
             return body

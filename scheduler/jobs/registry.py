@@ -13,12 +13,12 @@ class JobSpec:
 
 def job_specs() -> list[JobSpec]:
     from .calendars import calendar_sync_job, webhook_delivery_job
-    from .dispatch import dispatch_job
+    from .texts import send_texts_job
     from .heartbeat import heartbeat_job
 
     return [
         JobSpec("heartbeat", heartbeat_job, 30),
-        JobSpec("dispatch-messages", dispatch_job, 15),
+        JobSpec("dispatch-messages", send_texts_job, 15),
         JobSpec("deliver-webhooks", webhook_delivery_job, 15),
         JobSpec("sync-calendars", calendar_sync_job, 60),
     ]

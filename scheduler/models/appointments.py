@@ -3,18 +3,12 @@ from sqlalchemy import CheckConstraint, Index, text
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 
 from ..domain.scheduling import checkpoints
+from ..domain.vocabulary import APPOINTMENT_STATUSES, OCCUPYING_STATUSES
 from ..extensions import db
 from .clinic import Timestamped
-from .types import UTCDateTime
+from .types import UTCDateTime, one_of
 
-# HL7 FHIR Appointment statuses (a subset); "confirmed" is kept as a flag (confirmed_at).
-STATUSES = ("booked", "checked-in", "fulfilled", "cancelled", "noshow")
-# Statuses whose time ranges hold the provider, room and patient.
-OCCUPYING_STATUSES = ("booked", "checked-in", "fulfilled")
-# Statuses that still lie ahead: reminders go out, moves are allowed.
-ACTIVE_STATUSES = ("booked", "checked-in")
-
-_OCCUPYING_SQL = "status IN ('booked', 'checked-in', 'fulfilled')"
+_OCCUPYING_SQL = one_of("status", OCCUPYING_STATUSES)
 
 
 def _exclusion(name, resource, end_column, extra_where=""):
@@ -30,8 +24,7 @@ def _exclusion(name, resource, end_column, extra_where=""):
 class Appointment(Timestamped, db.Model):
     __tablename__ = "appointments"
     __table_args__ = (
-        CheckConstraint("status IN ('booked', 'checked-in', 'fulfilled', 'cancelled', 'noshow')",
-                        name="status_known"),
+        CheckConstraint(one_of("status", APPOINTMENT_STATUSES), name="status_known"),
         CheckConstraint("end_at > start_at", name="end_after_start"),
         CheckConstraint("provider_busy_end > start_at AND provider_busy_end <= end_at",
                         name="provider_busy_within"),

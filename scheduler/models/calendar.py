@@ -2,7 +2,8 @@
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from ..domain.vocabulary import CALENDAR_KINDS, DELIVERY_STATUSES
+from .types import Leased, UTCDateTime, one_of, utcnow
 
 
 class CalendarToken(db.Model):
@@ -41,7 +42,9 @@ class Change(db.Model):
     data = db.Column(db.JSON, nullable=False, default=dict)
 
 
-class WebhookSubscription(db.Model):
+class WebhookSubscription(Leased, db.Model):
+    """Leased: one worker delivers a subscription's queue at a time, so order holds."""
+
     __tablename__ = "webhook_subscriptions"
     id = db.Column(db.Integer, primary_key=True)
     url = db.Column(db.String(500), nullable=False)
@@ -52,9 +55,6 @@ class WebhookSubscription(db.Model):
     queued_through = db.Column(db.Integer, nullable=False, default=0)
     failing_since = db.Column(UTCDateTime)
     last_error = db.Column(db.String(300))
-    # One worker delivers a subscription's queue at a time, so order holds.
-    lease_owner = db.Column(db.String(100))
-    lease_until = db.Column(UTCDateTime)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -62,7 +62,7 @@ class WebhookDelivery(db.Model):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("subscription_id", "change_id"),
-        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status_known"),
+        CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status_known"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     )
     id = db.Column(db.Integer, primary_key=True)
@@ -92,9 +92,9 @@ class WebhookAttempt(db.Model):
     duration_ms = db.Column(db.Integer)
 
 
-class ExternalCalendar(db.Model):
+class ExternalCalendar(Leased, db.Model):
     __tablename__ = "external_calendars"
-    __table_args__ = (CheckConstraint("kind IN ('caldav', 'ics')", name="kind_known"),)
+    __table_args__ = (CheckConstraint(one_of("kind", CALENDAR_KINDS), name="kind_known"),)
     id = db.Column(db.Integer, primary_key=True)
     provider_id = db.Column(db.ForeignKey("providers.id"), nullable=False, index=True)
     kind = db.Column(db.String(10), nullable=False)
@@ -110,8 +110,6 @@ class ExternalCalendar(db.Model):
     last_error_at = db.Column(UTCDateTime)
     failures = db.Column(db.Integer, nullable=False, default=0)
     next_sync_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
-    lease_owner = db.Column(db.String(100))
-    lease_until = db.Column(UTCDateTime)
     created_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
 
 

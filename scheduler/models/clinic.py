@@ -4,11 +4,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
-
-ROOM_KINDS = ("treatment", "therapy")
-CAPABILITIES = ("prescriber", "nurse", "therapist")
-CATEGORIES = ("dosing", "integration", "consultation")
+from ..domain.session_types import REMS_MINIMUM_MONITORING_MINUTES
+from ..domain.vocabulary import CATEGORIES, ROOM_KINDS
+from .types import UTCDateTime, one_of, utcnow
 
 
 class Timestamped:
@@ -59,7 +57,7 @@ class Room(Timestamped, db.Model):
     __tablename__ = "rooms"
     __table_args__ = (
         UniqueConstraint("location_id", "name"),
-        CheckConstraint("kind IN ('treatment', 'therapy')", name="kind_known"),
+        CheckConstraint(one_of("kind", ROOM_KINDS), name="kind_known"),
     )
     id = db.Column(db.Integer, primary_key=True)
     location_id = db.Column(db.ForeignKey("locations.id"), nullable=False, index=True)
@@ -142,12 +140,13 @@ class TravelTime(Timestamped, db.Model):
 class SessionType(Timestamped, db.Model):
     __tablename__ = "session_types"
     __table_args__ = (
-        CheckConstraint("category IN ('dosing', 'integration', 'consultation')", name="category_known"),
-        CheckConstraint("room_kind IN ('treatment', 'therapy')", name="room_kind_known"),
+        CheckConstraint(one_of("category", CATEGORIES), name="category_known"),
+        CheckConstraint(one_of("room_kind", ROOM_KINDS), name="room_kind_known"),
         CheckConstraint("administering_minutes > 0", name="administering_positive"),
         CheckConstraint("monitoring_minutes >= 0", name="monitoring_not_negative"),
         # FDA REMS: a flagged type never monitors for less than two hours.
-        CheckConstraint("NOT rems OR monitoring_minutes >= 120", name="rems_monitoring_minimum"),
+        CheckConstraint(f"NOT rems OR monitoring_minutes >= {REMS_MINIMUM_MONITORING_MINUTES}",
+                        name="rems_monitoring_minimum"),
     )
     id = db.Column(db.Integer, primary_key=True)
     code = db.Column(db.String(40), nullable=False, unique=True)

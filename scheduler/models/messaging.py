@@ -2,17 +2,14 @@
 from sqlalchemy import CheckConstraint, Index
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
-
-MESSAGE_STATUSES = ("planned", "sending", "sent", "delivered", "undelivered", "failed",
-                    "skipped", "voided")
+from ..domain.vocabulary import MESSAGE_STATUSES, TEMPLATE_VARIANTS
+from .types import Leased, UTCDateTime, one_of, utcnow
 
 
-class Message(db.Model):
+class Message(Leased, db.Model):
     __tablename__ = "messages"
     __table_args__ = (
-        CheckConstraint("status IN ('planned', 'sending', 'sent', 'delivered', 'undelivered', "
-                        "'failed', 'skipped', 'voided')", name="status_known"),
+        CheckConstraint(one_of("status", MESSAGE_STATUSES), name="status_known"),
         # The dispatch job's query: due planned rows, and expired leases.
         Index("ix_messages_status_send_at", "status", "send_at"),
         Index("ix_messages_patient_send_at", "patient_id", "send_at"),
@@ -32,8 +29,6 @@ class Message(db.Model):
     # After this instant the text is no longer useful (e.g. the session has started).
     stale_at = db.Column(UTCDateTime)
     attempts = db.Column(db.Integer, nullable=False, default=0)
-    lease_owner = db.Column(db.String(100))
-    lease_until = db.Column(UTCDateTime)
     sent_at = db.Column(UTCDateTime)
     twilio_sid = db.Column(db.String(64), unique=True)
     error_code = db.Column(db.Integer)
@@ -57,7 +52,7 @@ class InboundMessage(db.Model):
     body = db.Column(db.Text, nullable=False, default="")
     patient_id = db.Column(db.ForeignKey("patients.id"), index=True)
     appointment_id = db.Column(db.ForeignKey("appointments.id"))
-    # confirm, opt_out, opt_in, help, other: "other" waits for the front desk.
+    # One of REPLY_ACTIONS: "other" waits for the front desk.
     action = db.Column(db.String(20), nullable=False)
     handled = db.Column(db.Boolean, nullable=False, default=False)
     received_at = db.Column(UTCDateTime, nullable=False, default=utcnow)
@@ -72,7 +67,7 @@ class MessageTemplate(db.Model):
 
     __tablename__ = "message_templates"
     __table_args__ = (
-        CheckConstraint("variant IN ('full', 'short')", name="variant_known"),
+        CheckConstraint(one_of("variant", TEMPLATE_VARIANTS), name="variant_known"),
         Index("ix_message_templates_scope", "kind", "session_type_id", "location_id"),
     )
     id = db.Column(db.Integer, primary_key=True)

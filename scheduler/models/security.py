@@ -2,13 +2,14 @@
 from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 
 from ..extensions import db
-from .types import UTCDateTime, utcnow
+from ..domain.vocabulary import ROLES
+from .types import UTCDateTime, one_of, utcnow
 
 
 class ApiKey(db.Model):
     __tablename__ = "api_keys"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'front_desk', 'calendar')", name="role_known"),
+        CheckConstraint(one_of("role", ROLES), name="role_known"),
     )
     id = db.Column(db.Integer, primary_key=True)
     name = db.Column(db.String(120), nullable=False, unique=True)

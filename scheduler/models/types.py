@@ -1,7 +1,7 @@
 """Column types shared by the models."""
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime
+from sqlalchemy import Column, DateTime, String
 from sqlalchemy.types import TypeDecorator
 
 
@@ -33,3 +33,16 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def one_of(column: str, values) -> str:
+    """The SQL of a CHECK that ``column`` holds one of ``values`` (domain/vocabulary.py)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+class Leased:
+    """A row a worker takes for a while (services/platform/leases.py): who holds it, and
+    until when; another worker takes it only after that."""
+
+    lease_owner = Column(String(100))
+    lease_until = Column(UTCDateTime)

@@ -11,7 +11,7 @@ from dateutil.rrule import rrulestr
 from hypothesis import given, reject, settings, strategies as st
 
 from scheduler.adapters.busy_import import (
-    BusyBlock,
+    BusyPeriod,
     CalendarDataError,
     CalendarUnreachable,
     TooManyOccurrences,
@@ -139,7 +139,7 @@ def test_caldav_events_become_exact_utc_blocks_across_dst(radicale):
     assert len(objects) == len(EVENTS)
     assert busy_from(objects) == sorted(EXPECTED)
     blocks = parse_busy(objects[0], *WINDOW, LA, OWN)
-    assert all(isinstance(b, BusyBlock) and b.summary_hidden for b in blocks)
+    assert all(isinstance(b, BusyPeriod) and b.summary_hidden for b in blocks)
     assert all(b.start.tzinfo is UTC for b in blocks)
 
 

@@ -19,7 +19,7 @@ from scheduler.adapters import busy_import
 from scheduler.extensions import db
 from scheduler.jobs.calendars import calendar_sync_job
 from scheduler.models import BusyBlock, ExternalCalendar
-from scheduler.services.calendars import calendar_sync
+from scheduler.services.calendars import external_calendars as calendar_sync
 from tests.support import clinic as c
 from tests.support.radicale_server import RadicaleServer
 

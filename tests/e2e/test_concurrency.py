@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from scheduler.extensions import db
 from scheduler.models import Appointment, IdempotencyRecord
-from scheduler.models.appointments import OCCUPYING_STATUSES
+from scheduler.domain.vocabulary import OCCUPYING_STATUSES
 from tests.support import clinic as c
 from tests.support.live_server import LiveServer
 

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 from scheduler.adapters.busy_import import CalendarUnreachable  # noqa: E402
 from scheduler.extensions import db  # noqa: E402
 from scheduler.models import ExternalCalendar, InboundMessage, TimeOff  # noqa: E402
-from scheduler.services.calendars import calendar_sync  # noqa: E402
+from scheduler.services.calendars import external_calendars as calendar_sync  # noqa: E402
 from tests.conftest import NOW  # noqa: E402
 from tests.support import clinic as c  # noqa: E402
 from tests.support.sms import MONDAY, book, sms_clinic  # noqa: E402

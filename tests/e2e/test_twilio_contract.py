@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.adapters.sms import (
-    PermanentSmsError, SendResult, TwilioSender, count_segments,
-)
+from scheduler.adapters.sms import PermanentSmsError, SendResult, TwilioSender
+from scheduler.domain.segments import count_segments
 from tests.support.prism import prism_fixture
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from scheduler.extensions import db
 from scheduler.models import Change
-from scheduler.services.calendars import changefeed
-from scheduler.services.scheduling import booking, staff
+from scheduler.services.calendars import changes as change_feed
+from scheduler.services.scheduling import availability, booking
 from tests.support import clinic as c
 
 UTC = dt.timezone.utc
@@ -245,7 +245,7 @@ def test_a_transaction_holding_an_earlier_id_is_never_overtaken(app, clinic, clo
         from scheduler.database import begin_write
 
         begin_write()
-        changefeed.record("time_off.added", "time_off", 1, now, provider_id=clinic["presc"])
+        change_feed.record("time_off.added", "time_off", 1, now, provider_id=clinic["presc"])
         db.session.flush()
         ids["a"] = db.session.scalar(select(Change.id).order_by(Change.id.desc()).limit(1))
         a_recorded.set()
@@ -256,7 +256,7 @@ def test_a_transaction_holding_an_earlier_id_is_never_overtaken(app, clinic, clo
     def writer_b():
         assert a_recorded.wait(10)
         started = time.monotonic()
-        staff.add_time_off(clinic["other"], {"start_at": now + dt.timedelta(days=3),
+        availability.add_time_off(clinic["other"], {"start_at": now + dt.timedelta(days=3),
                                              "end_at": now + dt.timedelta(days=3, hours=1)}, "b", now)
         commits["b"] = time.monotonic()
         commits["b_waited"] = commits["b"] - started
@@ -266,13 +266,13 @@ def test_a_transaction_holding_an_earlier_id_is_never_overtaken(app, clinic, clo
     def reader():
         since = 0
         while not stop.is_set():
-            page = changefeed.page(since, 100)
+            page = change_feed.page(since, 100).items
             db.session.rollback()
             for row in page:
                 seen.append(row.id)
             if page:
                 since = page[-1].id
-        for row in changefeed.page(since, 100):  # the last look, after both committed
+        for row in change_feed.page(since, 100).items:  # the last look, after both committed
             seen.append(row.id)
 
     threads = [_in_context(app, f, errors) for f in (reader, writer_a, writer_b)]
@@ -299,7 +299,7 @@ def test_paging_under_concurrent_bookings_sees_every_id_once(app, clinic, clock,
     reader has seen exactly every change id, in order: no gaps, no repeats."""
     rounds, errors = 12, []
     now = clock.now()
-    original = changefeed.record
+    original = change_feed.record
     slow = threading.local()
 
     def record_then_linger(*args, **kwargs):
@@ -308,7 +308,7 @@ def test_paging_under_concurrent_bookings_sees_every_id_once(app, clinic, clock,
             db.session.flush()  # the row (and its id) exists now, uncommitted
             time.sleep(0.03)
 
-    monkeypatch.setattr(changefeed, "record", record_then_linger)
+    monkeypatch.setattr(change_feed, "record", record_then_linger)
     p1 = clinic["patients"][0]
 
     def booker():
@@ -322,10 +322,10 @@ def test_paging_under_concurrent_bookings_sees_every_id_once(app, clinic, clock,
 
     def time_off_clerk():
         for i in range(rounds):
-            entry = staff.add_time_off(clinic["other"], {"start_at": now + dt.timedelta(days=2, hours=i),
+            entry = availability.add_time_off(clinic["other"], {"start_at": now + dt.timedelta(days=2, hours=i),
                                                          "end_at": now + dt.timedelta(days=2, hours=i + 1)},
                                        "clerk", now)
-            staff.remove_time_off(clinic["other"], entry.id, "clerk", now)
+            availability.remove_time_off(clinic["other"], entry.id, "clerk", now)
 
     seen, stop = [], threading.Event()
 
@@ -334,7 +334,7 @@ def test_paging_under_concurrent_bookings_sees_every_id_once(app, clinic, clock,
         while True:
             done = stop.is_set()  # read once more after the writers finished
             while True:
-                page = changefeed.page(since, 3)
+                page = change_feed.page(since, 3).items
                 db.session.rollback()
                 seen.extend(row.id for row in page)
                 if not page:

@@ -15,10 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
+from scheduler.adapters.outbound import OutboundPolicy
 from scheduler.extensions import db
 from scheduler.jobs.calendars import webhook_delivery_job
 from scheduler.models import WebhookAttempt, WebhookDelivery
-from scheduler.services.calendars import webhooks_out
+from scheduler.services.calendars import webhook_subscriptions
 from tests.support import clinic as c
 
 UTC = dt.timezone.utc
@@ -170,7 +171,8 @@ def test_subscription_shows_its_secret_once_and_checks_event_kinds(api, app, rec
     from scheduler.domain.errors import Invalid
 
     with pytest.raises(Invalid):
-        webhooks_out.subscribe(receiver.url(), ["appointment.exploded"], "test")
+        webhook_subscriptions.subscribe(receiver.url(), ["appointment.exploded"], "test",
+                                        app.extensions["secret_box"], OutboundPolicy())
 
 
 # ---------------------------------------------------------------- delivery

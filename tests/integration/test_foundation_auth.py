@@ -9,7 +9,7 @@ from flask.views import MethodView
 from sqlalchemy import select, text
 
 from scheduler import create_app
-from scheduler.extensions import api as rest_api, db
+from scheduler.extensions import db
 from scheduler.models import ApiKey
 
 PUBLIC = {"api-docs.openapi_json"}
@@ -54,8 +54,8 @@ def _send(client, method, url, headers=None):
 
 def test_route_walk_covers_the_foundation_resources(app):
     endpoints = {endpoint for _, _, endpoint in api_routes(app)}
-    assert {"locations.Locations", "locations.RoomById", "providers.AvailabilityById",
-            "providers.TimeOffById", "session_types.SessionTypeByCode",
+    assert {"locations.Locations", "rooms.RoomById", "availability.AvailabilityById",
+            "time_off.TimeOffById", "session_types.SessionTypeByCode",
             "patients.PatientById"} <= endpoints
 
 
@@ -260,11 +260,9 @@ _HalfDeclared.get.allowed_roles = frozenset({"admin"})
 @pytest.fixture
 def fresh_app(app, database_url):
     """A second app on the same database, with routes that forgot to declare roles."""
-    saved = dict(rest_api.__dict__)  # create_app re-binds the shared Api object
     fresh = create_app({"TESTING": True, "DATABASE_URL": database_url,
                         "SECRET_KEY": "test-secret-key-0123456789",
                         "SCHEDULER_EMBEDDED": False})
-    rest_api.__dict__.update(saved)
     bp = Blueprint("undeclared_test", __name__, url_prefix="/api/v1/_test")
 
     @bp.route("/plain", methods=["GET", "POST"])

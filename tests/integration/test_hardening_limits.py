@@ -12,7 +12,7 @@ import pytest
 
 from scheduler import create_app
 from scheduler.clock import FixedClock
-from scheduler.extensions import api as rest_api, db
+from scheduler.extensions import db
 from tests.conftest import NOW
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -42,16 +42,12 @@ def storage(request):
 def limited_app(app, database_url, storage):
     """A second app on the test database with small limits: 5 a minute per key, 3 a minute
     per address on the webhooks."""
-    saved = dict(rest_api.__dict__)  # create_app re-binds the shared Api object
     config = {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key-0123456789",
               "SCHEDULER_EMBEDDED": False, "CLOCK": FixedClock(NOW),
               "RATE_LIMIT_API": "5 per minute", "RATE_LIMIT_WEBHOOKS": "3 per minute"}
     if storage["REDIS_URL"]:
         config["REDIS_URL"] = storage["REDIS_URL"]
-    try:
-        fresh = create_app(config)
-    finally:
-        rest_api.__dict__.update(saved)
+    fresh = create_app(config)
     yield fresh
     with fresh.app_context():
         db.session.remove()

@@ -18,7 +18,7 @@ from scheduler.adapters.busy_import import CalendarUnreachable
 from scheduler.adapters.sms import PermanentSmsError, SendResult
 from scheduler.extensions import db
 from scheduler.models import Message
-from scheduler.services.calendars import calendar_sync, webhooks_out
+from scheduler.services.calendars import external_calendars as calendar_sync, webhook_delivery
 from tests.support.sms import MONDAY, book, dispatch, sms_clinic
 
 
@@ -130,7 +130,7 @@ def test_webhook_backlog(api, client, clock, clinic):
     sub = api.post("/webhook-subscriptions", json={"url": "https://hooks.example.com/hook", "events": ["*"]})
     assert sub.status_code == 201
     book(api, clinic, day=MONDAY, at="10:00")
-    queued = webhooks_out.enqueue(clock.now())
+    queued = webhook_delivery.enqueue(clock.now())
     db.session.commit()
     assert queued >= 1
     assert value(scrape(client), "scheduler_webhook_backlog") == queued

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 from scheduler import create_app
 from scheduler.clock import FixedClock
 from scheduler.config import ConfigError, load_settings
-from scheduler.extensions import api as rest_api, db
+from scheduler.extensions import db
 from scheduler.services.calendars import feeds
 from scheduler.services.platform import api_keys
 from tests.conftest import NOW
@@ -106,12 +106,8 @@ def test_cors_is_off_by_default(app, api):
 def cors_app(app, database_url, monkeypatch):
     # CORS_ORIGINS as an operator sets it: in the environment, parsed by load_settings.
     monkeypatch.setenv("CORS_ORIGINS", DESK + ", https://admin.example.com")
-    saved = dict(rest_api.__dict__)
-    try:
-        fresh = create_app({"TESTING": True, "DATABASE_URL": database_url, "SCHEDULER_EMBEDDED": False,
-                            "SECRET_KEY": "test-secret-key-0123456789", "CLOCK": FixedClock(NOW)})
-    finally:
-        rest_api.__dict__.update(saved)
+    fresh = create_app({"TESTING": True, "DATABASE_URL": database_url, "SCHEDULER_EMBEDDED": False,
+                        "SECRET_KEY": "test-secret-key-0123456789", "CLOCK": FixedClock(NOW)})
     yield fresh
     with fresh.app_context():
         db.session.remove()
@@ -168,12 +164,8 @@ def test_secret_key_is_required_with_postgresql():
 def test_create_app_refuses_postgresql_without_a_secret_key(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    saved = dict(rest_api.__dict__)
-    try:
-        with pytest.raises(ConfigError) as caught:
-            create_app({"TESTING": True, "DATABASE_URL": "postgresql://app@127.0.0.1:1/none"})
-    finally:
-        rest_api.__dict__.update(saved)
+    with pytest.raises(ConfigError) as caught:
+        create_app({"TESTING": True, "DATABASE_URL": "postgresql://app@127.0.0.1:1/none"})
     assert caught.value.variable == "SECRET_KEY"
     assert "SECRET_KEY" in str(caught.value)
 

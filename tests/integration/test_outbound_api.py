@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from scheduler.extensions import db
 from scheduler.jobs.calendars import calendar_sync_job, webhook_delivery_job
 from scheduler.models import BusyBlock, ExternalCalendar, WebhookAttempt, WebhookSubscription
-from scheduler.services.calendars import changefeed
+from scheduler.services.calendars import changes
 from tests.support import clinic as c
 from tests.support.hostile_urls import HOSTILE
 from tests.support.local_http import LocalServer
@@ -99,12 +99,12 @@ def test_only_the_exempt_host_and_port_as_written_get_in(api, provider, allow_ou
 
 # -- every fetch -----------------------------------------------------------------------------
 @pytest.mark.parametrize("url, words", HOSTILE, ids=[u for u, _ in HOSTILE])
-def test_a_stored_hostile_url_is_refused_at_every_fetch_and_recorded(api, provider, clock, no_network,
+def test_a_stored_hostile_url_is_refused_at_every_fetch_and_recorded(app, api, provider, clock, no_network,
                                                                      url, words):
     # Stored before the policy existed (or while an operator had exempted the host).
     cals = [ExternalCalendar(provider_id=provider, kind=kind, url=url, next_sync_at=clock.now())
             for kind in ("ics", "caldav")]
-    sub = WebhookSubscription(url=url, events=["*"], secret_sealed=_sealed())
+    sub = WebhookSubscription(url=url, events=["*"], secret_sealed=app.extensions["secret_box"].seal("whsec_test"))
     db.session.add_all([*cals, sub])
     db.session.commit()
     cal_ids, sub_id = [cal.id for cal in cals], sub.id
@@ -118,7 +118,7 @@ def test_a_stored_hostile_url_is_refused_at_every_fetch_and_recorded(api, provid
     assert calendar_sync_job() == 2
     assert [state(api, provider, cal)["failures"] for cal in cal_ids] == [2, 2]
 
-    changefeed.record("busy.updated", "external_calendar", cal_ids[0], clock.now(), provider_id=provider)
+    changes.record("busy.updated", "external_calendar", cal_ids[0], clock.now(), provider_id=provider)
     db.session.commit()
     webhook_delivery_job()
     db.session.rollback()
@@ -127,12 +127,6 @@ def test_a_stored_hostile_url_is_refused_at_every_fetch_and_recorded(api, provid
     shown = api.get(f"/webhook-subscriptions/{sub_id}", as_="admin").get_json()
     assert words in shown["last_error"] and shown["failing_since"] is not None
     assert no_network == []
-
-
-def _sealed():
-    from scheduler.services.platform.secrets_box import seal
-
-    return seal("whsec_test")
 
 
 def test_a_redirect_to_a_refused_address_is_not_followed(api, provider, allow_outbound):
@@ -225,7 +219,7 @@ def test_no_error_shown_through_the_api_quotes_the_remote_server(api, provider, 
             assert r.status_code == 502
             shown += [r.get_json()["message"], state(api, provider, cal)["last_error"]]
         sub = api.post("/webhook-subscriptions", json={"url": server.url("/hook"), "events": ["*"]}).get_json()
-        changefeed.record("busy.updated", "external_calendar", cals[0], clock.now(), provider_id=provider)
+        changes.record("busy.updated", "external_calendar", cals[0], clock.now(), provider_id=provider)
         db.session.commit()
         webhook_delivery_job()
         db.session.rollback()

@@ -1,5 +1,5 @@
 """The SMS outbox end to end inside one process: booking through the API plans texts in the
-same transaction, dispatch_job() sends them through the real twilio client to a recording
+same transaction, send_texts_job() sends them through the real twilio client to a recording
 fake Twilio, and the FixedClock decides what is due (issue 4, "Proven by tests").
 
 The clock starts at Tue 2030-01-01 08:00 in Los Angeles; MONDAY is 2030-01-07.
@@ -16,7 +16,7 @@ from scheduler.jobs.heartbeat import WORKER_NAME
 from scheduler.models import Appointment, Message, Patient
 from scheduler.services.messaging import dispatch as dispatch_service
 from scheduler.services.messaging.dispatch import DispatchReport, claim_due, send_one
-from scheduler.services.messaging.senders import sender_and_limiter
+from scheduler.jobs.texts import sender_and_limiter
 from tests.conftest import NOW
 from tests.support import clinic as c
 from tests.support.fake_twilio import FakeTwilio

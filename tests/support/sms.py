@@ -2,7 +2,7 @@
 the app's Twilio settings pointed at a fake (or Prism), signed webhook posts, a dispatch
 loop driven by the FixedClock, and direct outbox rows.
 
-Nothing here sleeps: time moves by setting the FixedClock and calling dispatch_job().
+Nothing here sleeps: time moves by setting the FixedClock and calling send_texts_job().
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from scheduler.domain.templates import find_forbidden
 from scheduler.extensions import db
-from scheduler.jobs.dispatch import dispatch_job
+from scheduler.jobs.texts import send_texts_job
 from scheduler.models import Message, Patient
 from tests.support import clinic as c
 
@@ -112,7 +112,7 @@ def by_kind(rows) -> dict[str, list[Message]]:
 def dispatch():
     """One run of the dispatch job at the FixedClock's time, with no transaction left open."""
     db.session.commit()
-    report = dispatch_job()
+    report = send_texts_job()
     db.session.commit()
     return report
 

@@ -99,6 +99,16 @@ def test_bad_scheduler_embedded_value_is_refused():
     assert "maybe" in str(error)
 
 
+@pytest.mark.parametrize("environ, expected", [({}, False), ({"BENCH_COUNT_STATEMENTS": "1"}, True),
+                                               ({"BENCH_COUNT_STATEMENTS": "off"}, False)])
+def test_statement_counting_for_the_benchmarks_is_off_unless_asked_for(environ, expected):
+    assert load_settings({**PG, **environ}).bench_count_statements is expected
+
+
+def test_bad_bench_count_statements_value_is_refused():
+    assert_names(config_error({"BENCH_COUNT_STATEMENTS": "sometimes"}), "BENCH_COUNT_STATEMENTS")
+
+
 @pytest.mark.parametrize("raw", ["fast", "0", "-1", "nan", "1,5"])
 def test_sms_rate_must_be_a_positive_number(raw):
     assert_names(config_error({"SMS_RATE_PER_SECOND": raw}), "SMS_RATE_PER_SECOND")

@@ -7,13 +7,17 @@ from hypothesis import strategies as st
 
 from scheduler.domain.intervals import Interval
 from scheduler.domain.localtime import (
+    END_OF_DAY,
+    MIDNIGHT,
     WEEKDAYS,
+    format_wall_time,
     grid_starts,
     local_date_of,
     local_dates,
     local_day_window,
     local_span,
     local_to_utc,
+    parse_wall_time,
     to_local,
     weekday_code,
 )
@@ -286,3 +290,30 @@ def test_day_windows_tile_time_and_spans_stay_within_their_day(zone_window, end_
     span = local_span(day, time(0), end, tz)
     if span is not None:
         assert today.contains(span) and span.start == today.start
+
+
+# ---------------------------------------------------------------- "HH:MM" wall times
+@PROPERTY
+@given(st.integers(0, 23), st.integers(0, 59), st.booleans())
+def test_every_wall_time_parses_to_itself_and_formats_back(hours, minutes, end):
+    text = f"{hours:02d}:{minutes:02d}"
+    assert parse_wall_time(text, end=end) == time(hours, minutes)
+    assert format_wall_time(parse_wall_time(text, end=end)) == text
+
+
+def test_24_00_is_the_end_of_the_day_and_only_an_end():
+    assert parse_wall_time("24:00", end=True) == END_OF_DAY
+    assert format_wall_time(END_OF_DAY) == "24:00"
+    with pytest.raises(ValueError, match="only ends a span"):
+        parse_wall_time("24:00")
+    # As a span's end it means the same midnight as 00:00 does.
+    day = date(2027, 11, 6)
+    assert local_span(day, time(18), END_OF_DAY, LA) == local_span(day, time(18), MIDNIGHT, LA)
+    assert local_span(day, time(18), END_OF_DAY, LA).end == local_day_window(day, LA).end
+
+
+@pytest.mark.parametrize("text", ["24:01", "25:00", "12:60", "7:00", "07:0", "0700", "07-00",
+                                  " 7:00", "", None, 700, "１２:００"])
+def test_anything_but_hh_mm_is_refused(text):
+    with pytest.raises(ValueError, match="HH:MM"):
+        parse_wall_time(text, end=True)

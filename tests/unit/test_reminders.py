@@ -10,7 +10,8 @@ from scheduler.domain.reminders import (
     PRIORITY, Clinic, Existing, PlanningError, Policy, Visit, plan, plan_cancellation,
     plan_move,
 )
-from scheduler.domain.templates import OPT_OUT, find_forbidden, gsm7_segments, is_gsm7
+from scheduler.domain.segments import count_segments, is_gsm7
+from scheduler.domain.templates import OPT_OUT, find_forbidden
 
 LA = ZoneInfo("America/Los_Angeles")
 UTC = timezone.utc
@@ -190,7 +191,7 @@ def test_exemption_bodies_fit_and_carry_name_phone_and_stop():
     texts = plan(dosing(at(2027, 6, 10, 11)), CLINIC, Policy.exemption(), now=at(2027, 6, 7))
     assert [t.status for t in texts] == ["planned"] * 3
     for t in texts:
-        assert len(t.body) <= 160 and is_gsm7(t.body) and gsm7_segments(t.body) == 1
+        assert len(t.body) <= 160 and is_gsm7(t.body) and count_segments(t.body) == 1
         assert CLINIC.display_name in t.body and CLINIC.phone in t.body and OPT_OUT in t.body
 
 

@@ -1,6 +1,6 @@
 """The pure scheduling rules (check_start, search, watchers_and_slack) on hand-built values.
 
-No database: Site, Staff, Room and PatientState are built here the way
+No database: Site, Staff, RoomState and PatientState are built here the way
 services/availability.py would build them, from wall-clock rules in Los Angeles.
 """
 from datetime import date, datetime, time, timedelta, timezone
@@ -12,7 +12,7 @@ from scheduler.domain.intervals import Interval, merge
 from scheduler.domain.localtime import local_dates, local_span, local_to_utc
 from scheduler.domain.scheduling import (
     PatientState,
-    Room,
+    RoomState,
     SessionSpec,
     Site,
     Staff,
@@ -70,7 +70,7 @@ def site(staff, days=(MON,), monitoring=(), opening=("07:00", "19:00"), ratio=3,
 
 def rooms(n, busy=None, first_id=1):
     busy = busy or {}
-    return [Room(id=i, busy=merge(busy.get(i, ()))) for i in range(first_id, first_id + n)]
+    return [RoomState(id=i, busy=merge(busy.get(i, ()))) for i in range(first_id, first_id + n)]
 
 
 def patient(cleared=True, busy=(), dosing_dates=(), state="CA"):
@@ -214,7 +214,7 @@ def test_example_5_rooms_and_turnover():
 def test_rooms_and_providers_least_loaded_first():
     staff = [person(1, ["nurse"], load={MON: 200}), person(2, ["nurse"], load={MON: 40}),
              person(3, ["nurse"], load={TUE: 500})]
-    room_list = [Room(id=1, busy=[], load={MON: 300}), Room(id=2, busy=[], load={MON: 100}), Room(id=3, busy=[])]
+    room_list = [RoomState(id=1, busy=[], load={MON: 300}), RoomState(id=2, busy=[], load={MON: 100}), RoomState(id=3, busy=[])]
     out = check_start(site(staff), IV, t("09:00"), staff, room_list, NOW)
     assert out.providers == (3, 2, 1) and out.rooms == (3, 2, 1)
 

@@ -9,7 +9,7 @@ import pytest
 
 from scheduler.adapters.sms import (
     LogSender, OptedOutError, PermanentSmsError, RateLimiter, SendResult, SmsError,
-    TemporarySmsError, TwilioSender, classify_delivery_error, count_segments, mask_phone,
+    TemporarySmsError, TwilioSender, classify_delivery_error, mask_phone,
 )
 from tests.support.fake_twilio import FakeTwilio, fake_twilio  # noqa: F401 (fixture)
 from tests.support.prism import free_port
@@ -214,16 +214,6 @@ def test_log_sender_body_at_debug(caplog):
 def test_mask_phone():
     assert mask_phone("+18055550123") == "+*********23"
     assert mask_phone(None) == "<none>"
-
-
-@pytest.mark.parametrize("body, segments", [
-    ("a" * 160, 1), ("a" * 161, 2), ("a" * 306, 2), ("a" * 307, 3),
-    ("€" * 80, 1), ("€" * 81, 2),          # GSM extension: 2 septets each
-    ("é" * 160, 1),                        # in the GSM-7 basic set
-    ("👍" * 35, 1), ("👍" * 36, 2),        # UCS-2, 2 units each
-])
-def test_count_segments(body, segments):
-    assert count_segments(body) == segments
 
 
 # ------------------------------------------------------------------ rate limiter

@@ -7,9 +7,11 @@ import pytest
 
 from scheduler.domain import templates
 from scheduler.domain.templates import (
-    DEFAULT_TEMPLATES, KINDS, OPT_OUT, TemplateError, find_forbidden, format_date,
-    format_time, gsm7_segments, is_gsm7, prep_text, render, validate_template,
+    DEFAULT_TEMPLATES, OPT_OUT, TemplateError, find_forbidden, format_date,
+    format_time, prep_text, render, validate_template,
 )
+from scheduler.domain.segments import count_segments, is_gsm7
+from scheduler.domain.vocabulary import MESSAGE_KINDS as KINDS
 
 IV_RULES = {"no_solid_food_hours": 6, "clear_liquids_until_hours": 2}
 NASAL_RULES = {"no_food_hours": 2, "no_liquids_minutes": 30}
@@ -102,24 +104,6 @@ def test_dates_and_times_are_locale_free():
     assert format_time(datetime(2026, 12, 1, 12, 30, tzinfo=la)) == "12:30 PM"
 
 
-def test_gsm7_segment_counts():
-    assert gsm7_segments("") == 0
-    assert gsm7_segments("a" * 160) == 1
-    assert gsm7_segments("a" * 161) == 2
-    assert gsm7_segments("a" * 306) == 2 and gsm7_segments("a" * 307) == 3
-    # Extension characters cost two septets, and a pair is never split.
-    assert gsm7_segments("€" * 80) == 1 and gsm7_segments("€" * 81) == 2
-    assert gsm7_segments("a" + "€" * 76 + "b" * 76) == 2  # 153 then 1 (the pair moves)
-
-
-def test_ucs2_segment_counts():
-    assert not is_gsm7("café ☕")
-    assert gsm7_segments("é" * 160) == 1  # é is GSM-7
-    assert gsm7_segments("ā" * 70) == 1 and gsm7_segments("ā" * 71) == 2
-    assert gsm7_segments("😀" * 35) == 1  # surrogate pairs: two units each
-    assert gsm7_segments("😀" * 36) == 2
-
-
 def test_render_standard_uses_the_full_template():
     body = render("reminder", VALUES)
     assert body.startswith("Pasadena Clinic: reminder of your visit Wed Dec 15 at 10:30 AM.")
@@ -129,7 +113,7 @@ def test_render_standard_uses_the_full_template():
 @pytest.mark.parametrize("rules", [IV_RULES, NASAL_RULES, {}])
 def test_render_exemption_fits_one_gsm7_segment_with_name_phone_and_stop(kind, rules):
     body = render(kind, VALUES, prep_rules=rules, exemption=True)
-    assert len(body) <= 160 and is_gsm7(body) and gsm7_segments(body) == 1
+    assert len(body) <= 160 and is_gsm7(body) and count_segments(body) == 1
     assert VALUES["clinic"] in body and VALUES["phone"] in body and OPT_OUT in body
 
 

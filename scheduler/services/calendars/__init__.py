@@ -1,1 +1,2 @@
-"""Calendars: feeds out, the change feed, webhooks out, busy time in."""
+"""Calendars: feeds out, the change feed, webhook subscriptions and delivery, providers' external
+calendars (busy time in), a provider's busy time."""

@@ -1,25 +1,21 @@
-"""iCalendar feeds out (per provider, room, location), their tokens, and free/busy."""
+"""iCalendar feeds out (per provider, room, location) and the tokens that open them."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import hmac
 import secrets
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import func, select
 
-from ...adapters.ical_feed import FeedEvent, render_feed, render_freebusy
-from ...database import begin_write
-from ...domain import intervals as iv
-from ...domain.errors import Invalid
-from ...domain.intervals import Interval
+from ...adapters.ical_feed import FeedEvent, render_feed
+from ...domain.vocabulary import CALLED_OFF_STATUSES
 from ...extensions import db
-from ...models import (OCCUPYING_STATUSES, Appointment, BusyBlock, CalendarToken, Location, Patient, Provider,
-                      Room, SessionType, TimeOff)
+from ...models import (Appointment, AvailabilityRule, CalendarToken, Location, Patient, Provider, Room,
+                      SessionType, TimeOff)
 from ..platform import audit, records
+from ..platform.transaction import write_transaction
 
 UID_DOMAIN = "clinic-scheduler"  # our UIDs end "@clinic-scheduler"; imports skip them
 PAST = dt.timedelta(days=90)
@@ -32,28 +28,28 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(subject: str, subject_id: int, actor: str) -> tuple[CalendarToken, str, str]:
+def issue_token(subject: str, subject_id: int, actor, base_url: str) -> tuple[CalendarToken, str, str]:
+    """A new token for one feed; returns (row, token, the feed's URL under base_url)."""
     model, path = SUBJECTS[subject]
-    begin_write()
-    records.require_refs(**{subject: (model, subject_id)})
-    token = secrets.token_urlsafe(24)  # 192 random bits
-    row = CalendarToken(token_hash=_hash(token), created_by=actor, **{subject: subject_id})
-    db.session.add(row)
-    db.session.flush()
-    audit.record(actor, "create", row)
-    db.session.commit()
-    base = current_app.extensions["settings"].public_base_url
-    return row, token, f"{base}/calendar/{path}/{subject_id}.ics?token={token}"
+    with write_transaction():
+        records.require_refs(**{subject: (model, subject_id)})
+        token = secrets.token_urlsafe(24)  # 192 random bits
+        row = records.add(CalendarToken(token_hash=_hash(token), created_by=audit.Actor.of(actor).name,
+                                        **{subject: subject_id}), actor)
+    return row, token, f"{base_url}/calendar/{path}/{subject_id}.ics?token={token}"
 
 
-def revoke_token(token_id: int, actor: str, now: dt.datetime) -> None:
-    begin_write()
-    row = records.lock(CalendarToken, token_id, "calendar token")
-    if row.revoked_at is None:
-        before = audit.snapshot(row)
-        row.revoked_at = now
-        audit.record(actor, "revoke", row, before=before)
-    db.session.commit()
+def revoke_token(token_id: int, actor, now: dt.datetime) -> None:
+    with write_transaction():
+        row = records.lock(CalendarToken, token_id, "calendar token")
+        if row.revoked_at is None:
+            before = audit.snapshot(row)
+            row.revoked_at = now
+            audit.record(actor, "revoke", row, before=before)
+
+
+def list_tokens(limit: int, after: int | None) -> records.Page:
+    return records.page(CalendarToken, limit, after)
 
 
 def check_token(kind: str, subject_id: int, token: str | None) -> bool:
@@ -80,7 +76,7 @@ def _event(row) -> FeedEvent:
         summary=f"{who}{row.type_name}" + (f" ({where})" if where else ""),
         location=row.location_name + ("" if row.telehealth else f", {row.address}"),
         description=phases + f"Status: {row.status}.", sequence=row.sequence,
-        status="CANCELLED" if row.status in ("cancelled", "noshow") else "CONFIRMED",
+        status="CANCELLED" if row.status in CALLED_OFF_STATUSES else "CONFIRMED",
         last_modified=row.updated_at)
 
 
@@ -144,42 +140,8 @@ def feed(kind: str, subject_id: int, now: dt.datetime) -> bytes:
 
 
 def provider_zone(provider_id: int) -> str:
-    from ...models import AvailabilityRule
-
     # The zone of the lowest-numbered location they work at: stable between calls.
     tz = db.session.scalar(select(Location.timezone).join(
         AvailabilityRule, AvailabilityRule.location_id == Location.id)
         .where(AvailabilityRule.provider_id == provider_id).order_by(Location.id).limit(1))
     return tz or "America/Los_Angeles"
-
-
-def busy(provider_id: int, start: dt.datetime, end: dt.datetime) -> list[dict]:
-    """The provider's busy time in [start, end): each source merged, sources side by side."""
-    records.get(Provider, provider_id)
-    if end <= start:
-        raise Invalid("end must be after start.", errors={"end": ["Must be after start."]})
-    if end - start > dt.timedelta(days=366):
-        raise Invalid("At most a year at a time.", errors={"end": ["At most 366 days after start."]})
-    window = Interval(start, end)
-    appts = db.session.execute(select(Appointment.start_at, Appointment.provider_busy_end).where(
-        Appointment.provider_id == provider_id, Appointment.status.in_(OCCUPYING_STATUSES),
-        Appointment.start_at < end, Appointment.provider_busy_end > start)).all()
-    offs = db.session.execute(select(TimeOff.start_at, TimeOff.end_at).where(
-        TimeOff.provider_id == provider_id, TimeOff.start_at < end, TimeOff.end_at > start)).all()
-    blocks = db.session.execute(select(BusyBlock.start_at, BusyBlock.end_at).where(
-        BusyBlock.provider_id == provider_id, BusyBlock.start_at < end, BusyBlock.end_at > start)).all()
-    out = []
-    for source, rows in (("appointment", appts), ("time_off", offs), ("external", blocks)):
-        for piece in iv.clip(iv.merge(Interval(a, b) for a, b in rows if b > a), window):
-            out.append({"start": piece.start, "end": piece.end, "source": source})
-    return sorted(out, key=lambda b: (b["start"], b["source"]))
-
-
-def freebusy_ics(provider_id: int, start: dt.datetime, end: dt.datetime) -> bytes:
-    provider = records.get(Provider, provider_id)
-    merged = iv.merge(Interval(b["start"], b["end"]) for b in busy(provider_id, start, end))
-    return render_freebusy(provider.name, start, end, [(p.start, p.end) for p in merged], dtstamp=start)
-
-
-def public_host() -> str:
-    return urlparse(current_app.extensions["settings"].public_base_url).netloc

@@ -1,1 +1,1 @@
-"""The clinic's reference data: session types, the demo clinic."""
+"""The clinic's reference data: locations, rooms, providers, patients, session types, the demo."""

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import AvailabilityRule, Location, Patient, Provider, Room, TravelTime
-from .catalog import seed_session_types
+from .session_types import seed_session_types
 
 WEEKDAYS_OPEN = {d: [["07:00", "19:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
 LOCATIONS = [

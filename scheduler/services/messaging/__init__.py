@@ -1,1 +1,2 @@
-"""Texts: the outbox, sending, delivery status, patients' replies, templates, senders."""
+"""Texts: the outbox (planning, reading), sending, Twilio's status callbacks, patients' replies,
+templates, and mapping.py (rows to the messaging rules' values)."""

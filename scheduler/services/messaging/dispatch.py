@@ -14,26 +14,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_
 
-from ...adapters.sms import OptedOutError, SmsError, count_segments
-from ...database import begin_write
+from ...adapters.sms import OptedOutError, SmsError
 from ...domain.quiet_hours import fit_outside_quiet, is_quiet
+from ...domain.retry import DELIVERY
+from ...domain.segments import count_segments
+from ...domain.vocabulary import ACTIVE_STATUSES
 from ...extensions import db
 from ...metrics import TEXTS
-from ...models import ACTIVE_STATUSES, Appointment, Message, Patient
-from . import outbox
+from ...models import Appointment, Message, Patient
+from ..platform import leases
+from ..platform.transaction import end_read, write_transaction
+from .mapping import clinic_of
 
 log = logging.getLogger("scheduler.dispatch")
 LEASE = dt.timedelta(minutes=5)
 # After an answer we could not read, Twilio may have the text: wait for its callback.
 MAYBE_SENT_HOLD = dt.timedelta(minutes=10)
-BACKOFF_BASE = dt.timedelta(seconds=30)
-BACKOFF_MAX = dt.timedelta(minutes=30)
 MAX_ATTEMPTS = 8
 NOTICE_KINDS = ("cancelled", "moved")  # still useful after the appointment was cancelled
 
@@ -60,21 +61,12 @@ class DispatchReport:
 
 def claim_due(now: dt.datetime, owner: str, limit: int = 50) -> list[int]:
     """Atomically take up to ``limit`` due rows for this worker; returns their ids."""
-    begin_write()
     due = or_(and_(Message.status == "planned", Message.send_at <= now),
               and_(Message.status == "sending", Message.lease_until < now))
-    query = select(Message.id).where(due).order_by(Message.send_at, Message.id).limit(limit)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(query))
-    if ids:
-        db.session.execute(
-            update(Message).where(Message.id.in_(ids), due)
-            .values(status="sending", lease_owner=owner, lease_until=now + LEASE,
-                    attempts=Message.attempts + 1, updated_at=now)
-            .execution_options(synchronize_session=False))
-    db.session.commit()
-    return ids
+    with write_transaction():
+        return leases.claim(Message, due, owner, now, LEASE, order_by=(Message.send_at, Message.id),
+                            limit=limit, values={"status": "sending", "attempts": Message.attempts + 1,
+                                                 "updated_at": now})
 
 
 def _why_not(msg: Message, now: dt.datetime) -> str | None:
@@ -98,7 +90,7 @@ def _quiet_hours(msg: Message, now: dt.datetime) -> tuple[bool, dt.datetime | No
     appt = db.session.get(Appointment, msg.appointment_id) if msg.appointment_id else None
     location = appt.location if appt is not None else \
         db.session.get(Patient, msg.patient_id).home_location
-    clinic = outbox.clinic_of(location)
+    clinic = clinic_of(location)
     if not is_quiet(now, clinic.zone, clinic.quiet_start, clinic.quiet_end):
         return False, None
     deadline = msg.stale_at or now + dt.timedelta(days=2)
@@ -108,20 +100,9 @@ def _quiet_hours(msg: Message, now: dt.datetime) -> tuple[bool, dt.datetime | No
 
 def _finish(msg_id: int, owner: str, now: dt.datetime, **values) -> bool:
     """Record an outcome, only if this worker still holds the row's lease."""
-    begin_write()
-    result = db.session.execute(
-        update(Message).where(Message.id == msg_id, Message.status == "sending",
-                              Message.lease_owner == owner)
-        .values(updated_at=now, **values).execution_options(synchronize_session=False))
-    db.session.commit()
-    return result.rowcount == 1
-
-
-def backoff(attempts: int, rng: random.Random | None = None) -> dt.timedelta:
-    """Exponential back-off with full jitter, capped."""
-    # The exponent is capped too: 2**40 seconds would overflow timedelta long before the cap.
-    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** min(max(0, attempts - 1), 16)))
-    return dt.timedelta(seconds=(rng or random).uniform(ceiling.total_seconds() / 2, ceiling.total_seconds()))
+    with write_transaction():
+        return leases.update_if_held(Message, msg_id, owner, Message.status == "sending",
+                                     updated_at=now, **values)
 
 
 def send_one(msg_id: int, sender, limiter, owner: str, now: dt.datetime, report: DispatchReport) -> None:
@@ -147,7 +128,7 @@ def send_one(msg_id: int, sender, limiter, owner: str, now: dt.datetime, report:
             report.add("deferred")
         return
     to, body, attempts, stale_at = msg.to_phone, msg.body, msg.attempts, msg.stale_at
-    db.session.rollback()  # hold no transaction (nor SQLite lock) while talking to Twilio
+    end_read()  # hold no transaction (nor SQLite lock) while talking to Twilio
     if limiter is not None:
         limiter.acquire(count_segments(body))
     try:
@@ -163,10 +144,8 @@ def send_one(msg_id: int, sender, limiter, owner: str, now: dt.datetime, report:
 def _failed(msg_id, owner, now, error: SmsError, attempts, stale_at, report: DispatchReport) -> None:
     error_key = error.code or error.http_status or "network"
     if isinstance(error, OptedOutError):
-        begin_write()  # SQLite: a writer from the start, or a concurrent write fails it
-        msg = db.session.get(Message, msg_id)
-        mark_opted_out(msg.patient_id, now)
-        db.session.commit()
+        with write_transaction():
+            mark_opted_out(db.session.get(Message, msg_id).patient_id, now)
     if not error.retryable:
         _finish(msg_id, owner, now, status="failed", error_code=error.code, reason=str(error)[:300],
                 lease_until=None)
@@ -178,7 +157,7 @@ def _failed(msg_id, owner, now, error: SmsError, attempts, stale_at, report: Dis
                 reason="no answer from Twilio; waiting for its status callback")
         report.add("held", error_key)
         return
-    retry_at = now + backoff(attempts)
+    retry_at = now + DELIVERY.after(attempts)
     if attempts >= MAX_ATTEMPTS or (stale_at is not None and retry_at >= stale_at):
         _finish(msg_id, owner, now, status="failed", error_code=error.code,
                 reason=f"gave up after {attempts} attempts: {error}"[:300], lease_until=None)

@@ -13,29 +13,11 @@ from sqlalchemy import select, update
 from ...domain import reminders
 from ...extensions import db
 from ...models import Appointment, Message
-from .message_templates import overrides_for
+from .mapping import clinic_of, policy_of, visit_of
+from .templates import overrides_for
 
 COUNTED = ("planned", "sending", "sent", "delivered")
 CAP_HORIZON = dt.timedelta(days=8)
-
-
-def clinic_of(location) -> reminders.Clinic:
-    return reminders.Clinic(
-        display_name=location.sms_display_name, phone=pretty_phone(location.phone),
-        address=location.address or "", tz=location.timezone,
-        quiet_start=_time(location.quiet_start), quiet_end=_time(location.quiet_end))
-
-
-def policy_of(location) -> reminders.Policy:
-    return reminders.Policy(profile=location.sms_profile, max_per_day=location.sms_max_per_day,
-                            max_per_week=location.sms_max_per_week)
-
-
-def visit_of(appt: Appointment, start: dt.datetime | None = None) -> reminders.Visit:
-    st = appt.session_type
-    return reminders.Visit(appointment_id=appt.id, start=start or appt.start_at, category=st.category,
-                           session_type_code=st.code, instructions=st.instructions or {},
-                           telehealth=appt.telehealth)
 
 
 def _existing(appt: Appointment) -> list[reminders.Existing]:
@@ -103,14 +85,3 @@ def void_planned(appt: Appointment, why: str, now: dt.datetime) -> int:
         .values(status="voided", reason=f"appointment {why}", updated_at=now)
         .execution_options(synchronize_session=False))
     return result.rowcount
-
-
-def _time(text: str) -> dt.time:
-    return dt.time(int(text[:2]), int(text[3:5]))
-
-
-def pretty_phone(e164: str) -> str:
-    """+18055550100 -> (805) 555-0100 for US numbers; others stay E.164."""
-    if e164.startswith("+1") and len(e164) == 12:
-        return f"({e164[2:5]}) {e164[5:8]}-{e164[8:]}"
-    return e164

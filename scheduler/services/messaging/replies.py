@@ -13,18 +13,20 @@ from dataclasses import dataclass
 import phonenumbers
 from sqlalchemy import select
 
-from ...database import begin_write
 from ...domain.templates import format_date, format_time
 from ...extensions import db
-from ...models import ACTIVE_STATUSES, Appointment, InboundMessage, Location, Patient
+from ...domain.vocabulary import ACTIVE_STATUSES
+from ...models import Appointment, InboundMessage, Location, Patient
 from ..platform import audit, records
+from ..platform.transaction import write_transaction
 from .dispatch import mark_opted_out
-from .outbox import pretty_phone
+from .mapping import pretty_phone
 
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 OPT_IN = {"START", "UNSTOP"}
 CONFIRM = {"C", "CONFIRM"}
 HELP = {"HELP", "INFO"}
+SMS_REPLY = audit.Actor("sms reply")
 
 
 @dataclass
@@ -49,10 +51,13 @@ def _normalise(phone: str) -> str:
 
 def handle_reply(sid: str | None, from_phone: str, to_phone: str | None, body: str,
                  now: dt.datetime) -> ReplyOutcome:
-    begin_write()
-    if sid and db.session.scalar(select(InboundMessage).where(InboundMessage.twilio_sid == sid)):
-        db.session.rollback()
-        return ReplyOutcome("duplicate")  # Twilio retried the webhook: do nothing twice
+    with write_transaction():
+        if sid and db.session.scalar(select(InboundMessage).where(InboundMessage.twilio_sid == sid)):
+            return ReplyOutcome("duplicate")  # Twilio retried the webhook: do nothing twice
+        return _answer(sid, from_phone, to_phone, body, now)
+
+
+def _answer(sid, from_phone, to_phone, body, now) -> ReplyOutcome:
     phone = _normalise(from_phone or "")
     patients = list(db.session.scalars(select(Patient).where(Patient.phone == phone).order_by(Patient.id)))
     word = keyword(body)
@@ -61,13 +66,13 @@ def handle_reply(sid: str | None, from_phone: str, to_phone: str | None, body: s
         action, handled = "opt_out", word != "CANCEL"
         for p in patients:
             mark_opted_out(p.id, now)
-            audit.record("sms reply", "opt-out", p, entity_type="patients")
+            audit.record(SMS_REPLY, "opt-out", p, entity_type="patients")
     elif word in OPT_IN or (word == "YES" and any(p.sms_opted_out for p in patients)):
         action, handled = "opt_in", True
         for p in patients:
             p.sms_opted_out, p.sms_opted_out_at = False, None
             p.version += 1
-            audit.record("sms reply", "opt-in", p, entity_type="patients")
+            audit.record(SMS_REPLY, "opt-in", p, entity_type="patients")
     elif word in HELP:
         action, handled = "help", True
         answer = _help_text(patients)
@@ -79,7 +84,7 @@ def handle_reply(sid: str | None, from_phone: str, to_phone: str | None, body: s
                 before = audit.snapshot(appt)
                 appt.confirmed_at = now
                 appt.version += 1
-                audit.record("sms reply", "confirm", appt, before=before)
+                audit.record(SMS_REPLY, "confirm", appt, before=before)
             local = appt.start_at.astimezone(appt.location.tz)
             answer = (f"{appt.location.sms_display_name}: thank you, your visit on "
                       f"{format_date(local)} at {format_time(local)} is confirmed.")
@@ -89,7 +94,6 @@ def handle_reply(sid: str | None, from_phone: str, to_phone: str | None, body: s
         twilio_sid=sid, from_phone=phone, to_phone=to_phone, body=(body or "")[:1600],
         patient_id=patients[0].id if patients else None, appointment_id=appointment_id,
         action=action, handled=handled, received_at=now))
-    db.session.commit()
     return ReplyOutcome(action, answer)
 
 
@@ -110,12 +114,16 @@ def _help_text(patients) -> str:
             f"Reply STOP to opt out.")
 
 
-def mark_handled(reply_id: int, handled: bool, actor: str) -> InboundMessage:
+def mark_handled(reply_id: int, handled: bool, actor) -> InboundMessage:
     """The front desk has dealt with a reply (or reopens it)."""
-    begin_write()
-    row = records.lock(InboundMessage, reply_id, "reply")
-    before = audit.snapshot(row)
-    row.handled = handled
-    audit.record(actor, "update", row, before=before)
-    db.session.commit()
+    with write_transaction():
+        row = records.lock(InboundMessage, reply_id, "reply")
+        before = audit.snapshot(row)
+        row.handled = handled
+        audit.record(actor, "update", row, before=before)
     return row
+
+
+def list_replies(limit: int, after: int | None, handled: bool | None = None) -> records.Page:
+    filters = [InboundMessage.handled.is_(handled)] if handled is not None else []
+    return records.page(InboundMessage, limit, after, *filters)

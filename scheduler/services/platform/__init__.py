@@ -1,1 +1,2 @@
-"""Cross-cutting plumbing: API keys, audit log, idempotency, records, leases, readiness, secrets."""
+"""Cross-cutting plumbing: write_transaction, records, the audit log, leases, idempotency, API
+keys, sealed secrets, readiness."""

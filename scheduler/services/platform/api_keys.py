@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ...domain.errors import Conflict, Invalid
+from ...domain.vocabulary import ROLES
 from ...extensions import db
 from ...models import ApiKey
+from .transaction import write_transaction
 
-ROLES = ("admin", "front_desk", "calendar")
 PREFIX_LENGTH = 11  # "ks_" and 8 characters: enough to find the row, useless alone.
 
 
@@ -31,12 +32,12 @@ def create_api_key(name: str, role: str) -> tuple[ApiKey, str]:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", errors={"role": ["unknown role"]})
     if not name or len(name) > 120:
         raise Invalid("name is required (1 to 120 characters)", errors={"name": ["required"]})
-    if db.session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
-        raise Conflict(f"an API key named {name!r} exists", code="duplicate")
-    key = "ks_" + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, role=role, key_hash=_hash(key), prefix=key[:PREFIX_LENGTH])
-    db.session.add(row)
-    db.session.commit()
+    with write_transaction(conflict_message=f"an API key named {name!r} exists"):
+        if db.session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+            raise Conflict(f"an API key named {name!r} exists", code="duplicate")
+        key = "ks_" + secrets.token_urlsafe(32)
+        row = ApiKey(name=name, role=role, key_hash=_hash(key), prefix=key[:PREFIX_LENGTH])
+        db.session.add(row)
     return row, key
 
 

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -14,27 +13,27 @@ from ...models import Heartbeat
 log = logging.getLogger("scheduler.readiness")
 logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 HEARTBEAT_FRESH = timedelta(minutes=2)
-_heads: set | None = None
+_heads: dict[str, set] = {}
 
 
-def migration_heads() -> set:
-    global _heads
-    if _heads is None:
-        config = current_app.extensions["migrate"].migrate.get_config()
-        _heads = set(ScriptDirectory.from_config(config).get_heads())
-    return _heads
+def migration_heads(directory: str) -> set:
+    """The newest revisions in the migrations folder (read once per folder)."""
+    if directory not in _heads:
+        _heads[directory] = set(ScriptDirectory(directory).get_heads())
+    return _heads[directory]
 
 
-def check(now) -> dict:
+def check(now, migrations_directory: str) -> dict:
+    """Probe the database, the schema's revision, the worker's heartbeat and calendars."""
     checks = {}
     try:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
             current = set(MigrationContext.configure(conn).get_current_heads())
         checks["database"] = "ok"
-        checks["migrations"] = "ok" if current == migration_heads() else "behind"
+        checks["migrations"] = "ok" if current == migration_heads(migrations_directory) else "behind"
         checks["scheduler"] = _scheduler(now)
-        from ..calendars.calendar_sync import failing_count
+        from ..calendars.external_calendars import failing_count
 
         failing = failing_count()
         checks["calendars"] = "ok" if not failing else f"{failing} failing"

@@ -1,1 +1,2 @@
-"""Scheduling use cases: the snapshot the rules read, booking, slot search, provider availability."""
+"""Scheduling use cases: booking, slot search, provider availability, reading appointments, and
+snapshot.py (rows to the scheduling rules' values and back)."""

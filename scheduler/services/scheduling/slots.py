@@ -1,22 +1,28 @@
 """Slot search: bookable starts for a session type at a location, by the booking rules."""
 import datetime as dt
+from dataclasses import dataclass
 
 from ...domain.errors import Invalid
 from ...domain.intervals import Interval
-from ...domain.scheduling import search
+from ...domain.scheduling import Slot, search
 from ...extensions import db
 from ...models import Appointment, Location, Patient, Provider
+from ..clinic.session_types import active_session_type
 from ..platform import records
-from .availability import load_snapshot
-from ..calendars.calendar_sync import busy_blocks
-from .booking import active_session_type
+from .snapshot import load_snapshot
 
 MAX_WINDOW = dt.timedelta(days=31)
 
 
+@dataclass(frozen=True)
+class SlotSearch:
+    slots: list[Slot]
+    timezone: str  # the location's: the zone the answer's times are shown in
+
+
 def find_slots(location_id: int, session_type: str, start: dt.datetime | None, end: dt.datetime | None,
                now: dt.datetime, provider_id: int | None = None, patient_id: int | None = None,
-               telehealth: bool = False, follows_appointment_id: int | None = None):
+               telehealth: bool = False, follows_appointment_id: int | None = None) -> SlotSearch:
     location = db.session.get(Location, location_id)  # loaded anyway: no separate existence check
     errors = {} if location else {"location_id": [f"No location with id {location_id}."]}
     try:
@@ -42,6 +48,6 @@ def find_slots(location_id: int, session_type: str, start: dt.datetime | None, e
     if end - start > MAX_WINDOW:
         raise Invalid("A search spans at most 31 days.", errors={"end": ["At most 31 days after start."]})
     window = Interval(start, end)
-    snap = load_snapshot(location, st, window, patient, busy_blocks=busy_blocks)
-    return search(snap.site, snap.spec, window, snap.staff, snap.rooms, now, snap.patient,
-                  telehealth, provider_id)
+    snap = load_snapshot(location, st, window, patient)
+    return SlotSearch(search(snap.site, snap.spec, window, snap.staff, snap.rooms, now, snap.patient,
+                             telehealth, provider_id), location.timezone)

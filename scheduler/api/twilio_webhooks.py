@@ -9,11 +9,12 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ..services.messaging.delivery import record_status
 from ..services.messaging.replies import handle_reply
+from ..services.messaging.status_callbacks import record_status
+from .common import now
 
 log = logging.getLogger("scheduler.webhooks")
-bp = Blueprint("twilio_webhooks", __name__, url_prefix="/webhooks/twilio")
+blp = Blueprint("twilio_webhooks", __name__, url_prefix="/webhooks/twilio")
 
 
 def _verified_form() -> dict:
@@ -29,28 +30,24 @@ def _verified_form() -> dict:
     return form
 
 
-def _now():
-    return current_app.extensions["clock"].now()
-
-
 def _int(value):
     return int(value) if value and str(value).isdigit() else None
 
 
-@bp.post("/status")
+@blp.post("/status")
 def status_callback():
     form = _verified_form()
     outcome = record_status(request.args.get("ref"), form.get("MessageSid"), form.get("MessageStatus"),
-                            _int(form.get("ErrorCode")), _now())
+                            _int(form.get("ErrorCode")), now())
     log.info("twilio status %s for %s: %s", form.get("MessageStatus"), form.get("MessageSid"), outcome)
     return Response(status=204)
 
 
-@bp.post("/inbound")
+@blp.post("/inbound")
 def inbound():
     form = _verified_form()
     outcome = handle_reply(form.get("MessageSid") or form.get("SmsSid"), form.get("From", ""),
-                           form.get("To"), form.get("Body", ""), _now())
+                           form.get("To"), form.get("Body", ""), now())
     reply = MessagingResponse()
     if outcome.answer:
         reply.message(outcome.answer)
@@ -59,7 +56,3 @@ def inbound():
 
 # Outside /api/v1: authenticated by Twilio's signature, not by an API key.
 status_callback.allowed_roles = inbound.allowed_roles = frozenset({"twilio-signature"})
-
-
-def register(app, api):
-    app.register_blueprint(bp)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 
 from ...adapters.sms import classify_delivery_error
-from ...database import begin_write
+from ...domain.retry import DELIVERY
 from ...extensions import db
 from ...models import Message
-from .dispatch import backoff, mark_opted_out
+from ..platform import leases
+from ..platform.transaction import write_transaction
+from .dispatch import MAX_ATTEMPTS, mark_opted_out
 
 # Twilio's MessageStatus -> ours, with a rank: a callback never lowers the rank.
 TWILIO_STATUS = {"accepted": "sent", "scheduled": "sent", "queued": "sent", "sending": "sent",
@@ -29,31 +31,32 @@ def record_status(ref: str | None, sid: str | None, twilio_status: str | None,
     ours = TWILIO_STATUS.get((twilio_status or "").lower())
     if ours is None or not sid:
         return "ignored"
-    begin_write()
+    with write_transaction():
+        return _apply(ref, sid, ours, error_code, now)
+
+
+def _apply(ref, sid, ours: str, error_code, now: dt.datetime) -> str:
     msg = None
     if ref and ref.isdigit():
         msg = db.session.get(Message, int(ref), with_for_update=True)
     if msg is None:
         msg = db.session.query(Message).filter_by(twilio_sid=sid).with_for_update().first()
     if msg is None or msg.status in FINAL_ELSEWHERE:
-        db.session.rollback()
         return "unknown"
     if msg.twilio_sid not in (None, sid) or msg.status == "planned":
         # About an earlier attempt of this text: a planned row has nothing at Twilio (it
         # was requeued after that attempt failed), so a late "sent" must not end its retry.
-        db.session.rollback()
         return "stale"
     if msg.twilio_sid is None:
         msg.twilio_sid, msg.sent_at = sid, msg.sent_at or now
     outcome = "unchanged"
     if RANK[ours] > RANK.get(msg.status, 0):
         msg.status, outcome = ours, ours
-        msg.lease_owner = msg.lease_until = None
+        leases.release(msg)
         if ours in ("undelivered", "failed"):
             msg.error_code = error_code
             outcome = _after_failure(msg, error_code, now)
     msg.updated_at = now
-    db.session.commit()
     return outcome
 
 
@@ -62,8 +65,8 @@ def _after_failure(msg: Message, error_code: int | None, now: dt.datetime) -> st
         mark_opted_out(msg.patient_id, now)
         msg.reason = "the number opted out (STOP)"
         return "opted_out"
-    if classify_delivery_error(error_code) == "retryable" and msg.attempts < 8:
-        retry_at = now + backoff(msg.attempts)
+    if classify_delivery_error(error_code) == "retryable" and msg.attempts < MAX_ATTEMPTS:
+        retry_at = now + DELIVERY.after(msg.attempts)
         if msg.stale_at is None or retry_at < msg.stale_at:
             # Handset unreachable or queue overflow: try again while the text is useful.
             msg.status, msg.send_at, msg.twilio_sid = "planned", retry_at, None

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 
 from ...extensions import db
 from ...models import Appointment, Change
+from ..platform.records import Page
 
 CHANGE_LOCK = 0x5C4E_D01E  # any constant: the advisory lock's key
 
@@ -34,10 +35,13 @@ def record_appointment(kind: str, appt: Appointment, now: dt.datetime, **extra) 
                  "provider_busy_end": appt.provider_busy_end.isoformat(), **extra})
 
 
-def page(since: int, limit: int, provider_id: int | None = None, location_id: int | None = None):
+def page(since: int, limit: int, provider_id: int | None = None, location_id: int | None = None) -> Page:
+    """The changes after ``since``; ``next_after`` is where to go on from (``since`` itself
+    when nothing is new, so a reader can ask again with the same cursor)."""
     query = select(Change).where(Change.id > since).order_by(Change.id).limit(limit)
     if provider_id is not None:
         query = query.where(Change.provider_id == provider_id)
     if location_id is not None:
         query = query.where(Change.location_id == location_id)
-    return list(db.session.scalars(query))
+    rows = list(db.session.scalars(query))
+    return Page(rows, rows[-1].id if rows else since)

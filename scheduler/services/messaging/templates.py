@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from ...database import begin_write
 from ...domain.errors import Conflict, Invalid
-from ...domain.templates import TemplateError, find_forbidden, validate_template
+from ...domain.templates import TemplateError, validate_template
 from ...extensions import db
 from ...models import Location, MessageTemplate, SessionType
-from ..platform import audit, records
+from ..platform import records
+from ..platform.transaction import write_transaction
 
-KINDS = ("confirmation", "instructions", "reminder", "moved", "cancelled")
+LABEL = "message template"
 
 
 def _check(values: dict) -> None:
@@ -34,40 +34,31 @@ def _same_scope(values: dict, exclude_id: int | None = None):
     return db.session.scalar(query.limit(1))
 
 
-def create(values: dict, actor: str) -> MessageTemplate:
-    begin_write()
-    records.require_refs(session_type_id=(SessionType, values.get("session_type_id")),
-                         location_id=(Location, values.get("location_id")))
-    _check(values)
-    if _same_scope(values) is not None:
-        raise Conflict("A template for this kind, variant and scope exists; PATCH it.", code="duplicate")
-    row = MessageTemplate(**values)
-    db.session.add(row)
-    db.session.flush()
-    audit.record(actor, "create", row)
-    db.session.commit()
-    return row
+def create(values: dict, actor) -> MessageTemplate:
+    with write_transaction():
+        records.require_refs(session_type_id=(SessionType, values.get("session_type_id")),
+                             location_id=(Location, values.get("location_id")))
+        _check(values)
+        if _same_scope(values) is not None:
+            raise Conflict("A template for this kind, variant and scope exists; PATCH it.", code="duplicate")
+        return records.add(MessageTemplate(**values), actor)
 
 
-def update(template_id: int, body: str, actor: str, expected_version: int | None) -> MessageTemplate:
-    begin_write()
-    row = records.lock(MessageTemplate, template_id, "message template")
-    records.check_version(row, expected_version)
-    _check({"kind": row.kind, "body": body})
-    before = audit.snapshot(row)
-    if row.body != body:
-        row.body, row.version = body, row.version + 1
-        audit.record(actor, "update", row, before=before)
-    db.session.commit()
-    return row
+def update(template_id: int, body: str, actor, expected_version: int | None) -> MessageTemplate:
+    with write_transaction():
+        row = records.lock(MessageTemplate, template_id, LABEL)
+        records.check_version(row, expected_version)
+        _check({"kind": row.kind, "body": body})
+        return records.apply(row, {"body": body}, actor)
 
 
-def delete(template_id: int, actor: str) -> None:
-    begin_write()
-    row = records.lock(MessageTemplate, template_id, "message template")
-    audit.record(actor, "delete", row, before=audit.snapshot(row), after={})
-    db.session.delete(row)
-    db.session.commit()
+def delete(template_id: int, actor) -> None:
+    with write_transaction():
+        records.remove(records.lock(MessageTemplate, template_id, LABEL), actor)
+
+
+def list_templates(limit: int, after: int | None) -> records.Page:
+    return records.page(MessageTemplate, limit, after)
 
 
 def overrides_for(session_type_id: int, location_id: int) -> dict[str, str]:
@@ -80,13 +71,3 @@ def overrides_for(session_type_id: int, location_id: int) -> dict[str, str]:
     for t in ranked:  # least specific first: later (more specific) ones overwrite
         out[t.kind if t.variant == "full" else f"{t.kind}.short"] = t.body
     return out
-
-
-def location_text_problems(values: dict) -> dict:
-    """A clinic's SMS name and address go into every text: they must not name the treatment."""
-    errors = {}
-    for field in ("sms_display_name", "address"):
-        found = find_forbidden(values.get(field) or "")
-        if found:
-            errors[field] = [f"Texts include this; it must not name the treatment ({', '.join(found)})."]
-    return errors

@@ -3,10 +3,10 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..models import InboundMessage
+from ..domain.vocabulary import REPLY_ACTIONS
 from ..services.messaging import replies
 from .auth import STAFF, actor, allow
-from .common import PageArgs, page_of, paginate
+from .common import PageArgs, page, page_of
 from .fields import Instant
 
 blp = Blueprint("inbound", __name__, url_prefix="/api/v1", description="Replies from patients")
@@ -18,7 +18,7 @@ class InboundSchema(ma.Schema):
     appointment_id = ma.fields.Integer(allow_none=True)
     from_phone = ma.fields.String()
     body = ma.fields.String()
-    action = ma.fields.String(metadata={"enum": ["confirm", "opt_out", "opt_in", "help", "other"]})
+    action = ma.fields.String(metadata={"enum": list(REPLY_ACTIONS)})
     handled = ma.fields.Boolean()
     received_at = Instant()
 
@@ -37,8 +37,7 @@ class InboundList(MethodView):
     @blp.arguments(InboundQuery, location="query")
     @blp.response(200, page_of(InboundSchema))
     def get(self, args):
-        filters = [InboundMessage.handled.is_(args["handled"])] if "handled" in args else []
-        return paginate(InboundMessage, args, *filters)
+        return replies.list_replies(*page(args), handled=args.get("handled"))
 
 
 @blp.route("/inbound-messages/<int:message_id>")
@@ -49,7 +48,3 @@ class InboundById(MethodView):
     def patch(self, data, message_id):
         """Mark a reply as dealt with by the front desk."""
         return replies.mark_handled(message_id, data["handled"], actor())
-
-
-def register(app, api):
-    api.register_blueprint(blp)

@@ -11,32 +11,34 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from ...adapters.busy_import import (CalendarDataError, CalendarUnreachable, TooManyOccurrences, caldav_state_tag,
                                      fetch_caldav, fetch_ics, parse_busy_all)
-from ...adapters.outbound import OutboundError
-from ...database import begin_write
+from ...adapters.outbound import OutboundError, OutboundPolicy
 from ...domain import intervals as iv
 from ...domain.errors import Invalid, UpstreamFailed
 from ...domain.intervals import Interval
+from ...domain.retry import Backoff
+from ...domain.vocabulary import OCCUPYING_STATUSES
 from ...extensions import db
 from ...metrics import CALENDAR_FAILURES
-from ...models import OCCUPYING_STATUSES, Appointment, BusyBlock, ExternalCalendar, Provider
-from . import changefeed
-from ..platform import audit, outbound_policy, records
-from ..platform.leases import lease_free, take_lease
+from ...models import Appointment, BusyBlock, ExternalCalendar, Provider
+from ..platform import leases, records
+from ..platform.outbound_policy import require_allowed
+from ..platform.secrets_box import SecretBox
+from ..platform.transaction import end_read, write_transaction
+from . import changes
 from .feeds import UID_DOMAIN, provider_zone
-from ..platform.secrets_box import seal, unseal
 
-log = logging.getLogger("scheduler.calendar_sync")
+log = logging.getLogger("scheduler.external_calendars")
 HORIZON = dt.timedelta(days=90)
 PAST = dt.timedelta(days=1)
 INTERVAL = dt.timedelta(minutes=5)
 LEASE = dt.timedelta(minutes=3)
 TIMEOUT = 15.0
-MAX_BACKOFF = dt.timedelta(hours=1)
+# After a failure: 10, 20, 40 minutes, then hourly (no jitter: one row per calendar).
+RETRY = Backoff(base=INTERVAL, cap=dt.timedelta(hours=1), jitter=False)
 
 
 class CalendarSyncFailed(UpstreamFailed):
@@ -51,55 +53,53 @@ class SyncResult:
     conflicts: list[int]
 
 
-def link_calendar(provider_id: int, data: dict, actor: str, now: dt.datetime) -> ExternalCalendar:
-    outbound_policy.require_allowed(data["url"])
-    begin_write()
-    records.lock(Provider, provider_id)
+def link_calendar(provider_id: int, data: dict, actor, now: dt.datetime, secret_box: SecretBox,
+                  policy: OutboundPolicy) -> ExternalCalendar:
+    require_allowed(data["url"], policy)
     if data["kind"] == "ics" and (data.get("username") or data.get("password")):
         raise Invalid("An ICS URL takes no credentials; put a secret URL instead.",
                       errors={"username": ["Not used for ics."]})
-    cal = ExternalCalendar(provider_id=provider_id, kind=data["kind"], url=data["url"],
-                           username=data.get("username"),
-                           password_sealed=seal(data["password"]) if data.get("password") else None,
-                           next_sync_at=now)
-    db.session.add(cal)
-    db.session.flush()
-    audit.record(actor, "create", cal)
-    db.session.commit()
-    return cal
+    with write_transaction():
+        records.lock(Provider, provider_id)
+        return records.add(ExternalCalendar(
+            provider_id=provider_id, kind=data["kind"], url=data["url"], username=data.get("username"),
+            password_sealed=secret_box.seal(data["password"]) if data.get("password") else None,
+            next_sync_at=now), actor)
 
 
-def unlink_calendar(provider_id: int, calendar_id: int, actor: str, now: dt.datetime) -> None:
-    begin_write()
-    cal = _calendar_of(provider_id, calendar_id)
-    audit.record(actor, "delete", cal, before=audit.snapshot(cal), after={})
-    db.session.execute(delete(BusyBlock).where(BusyBlock.calendar_id == cal.id))
-    changefeed.record("busy.updated", "external_calendar", cal.id, now, provider_id=provider_id,
-                      data={"blocks": 0, "unlinked": True})
-    db.session.delete(cal)
-    db.session.commit()
+def unlink_calendar(provider_id: int, calendar_id: int, actor, now: dt.datetime) -> None:
+    with write_transaction():
+        cal = records.lock(ExternalCalendar, calendar_id, "external calendar")
+        _must_belong(cal, provider_id)
+        db.session.execute(delete(BusyBlock).where(BusyBlock.calendar_id == cal.id))
+        changes.record("busy.updated", "external_calendar", cal.id, now, provider_id=provider_id,
+                       data={"blocks": 0, "unlinked": True})
+        records.remove(cal, actor)
 
 
-def _calendar_of(provider_id: int, calendar_id: int) -> ExternalCalendar:
-    cal = records.lock(ExternalCalendar, calendar_id, "external calendar")
-    if cal.provider_id != provider_id:
-        records.get(ExternalCalendar, -1, "external calendar")  # raises NotFound
-    return cal
+def list_calendars(provider_id: int, limit: int, after: int | None) -> records.Page:
+    records.get(Provider, provider_id)
+    return records.page(ExternalCalendar, limit, after, ExternalCalendar.provider_id == provider_id)
 
 
-def sync_calendar(calendar_id: int, now: dt.datetime, provider_id: int | None = None) -> SyncResult:
-    """Fetch one calendar and replace its busy blocks; raises CalendarSyncFailed on failure
-    (after recording it), keeping the old blocks."""
-    cal = db.session.get(ExternalCalendar, calendar_id)
+def _must_belong(cal: ExternalCalendar | None, provider_id: int | None) -> None:
     if cal is None or (provider_id is not None and cal.provider_id != provider_id):
-        records.get(ExternalCalendar, -1, "external calendar")
+        records.get(ExternalCalendar, -1, "external calendar")  # raises NotFound
+
+
+def sync_calendar(calendar_id: int, now: dt.datetime, secret_box: SecretBox, policy: OutboundPolicy, *,
+                  max_occurrences: int, provider_id: int | None = None) -> SyncResult:
+    """Fetch one calendar and replace its busy blocks; raises CalendarSyncFailed on failure
+    (after recording it), keeping the old blocks. Every request obeys ``policy``; the
+    calendar may expand to ``max_occurrences`` (CALENDAR_MAX_OCCURRENCES)."""
+    cal = db.session.get(ExternalCalendar, calendar_id)
+    _must_belong(cal, provider_id)
     kind, url, username, sealed = cal.kind, cal.url, cal.username, cal.password_sealed
-    password = unseal(sealed) if sealed else None
+    password = secret_box.unseal(sealed) if sealed else None
     etag, last_modified, pid = cal.etag, cal.last_modified, cal.provider_id
     tz = provider_zone(pid)
-    db.session.rollback()  # no transaction (nor SQLite write lock) while we wait on the network
+    end_read()  # no transaction (nor SQLite write lock) while we wait on the network
     window = (now - PAST, now + HORIZON)
-    policy, cap = outbound_policy.policy(), current_app.extensions["settings"].calendar_max_occurrences
     try:
         if sealed and password is None:
             raise CalendarUnreachable("stored password unreadable (SECRET_KEY changed); link it again", "auth")
@@ -116,7 +116,8 @@ def sync_calendar(calendar_id: int, now: dt.datetime, provider_id: int | None = 
                 return _record_success(calendar_id, now, None, etag, last_modified)
             objects = fetch_caldav(url, username, password, *window, TIMEOUT, policy=policy)
             etag, last_modified = tag, now.date().isoformat()
-        blocks = parse_busy_all(objects, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN, max_occurrences=cap)
+        blocks = parse_busy_all(objects, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN,
+                                max_occurrences=max_occurrences)
     except (CalendarUnreachable, CalendarDataError, OutboundError) as exc:
         _record_failure(calendar_id, now, f"{exc.code}: {exc.reason}")
         raise CalendarSyncFailed(f"Calendar {calendar_id} could not be read: {exc.reason}. "
@@ -135,39 +136,35 @@ def _horizon_moved(fetched_on: str | None, now: dt.datetime) -> bool:
 
 
 def _record_success(calendar_id, now, blocks, etag, last_modified) -> SyncResult:
-    begin_write()
-    cal = db.session.get(ExternalCalendar, calendar_id)
-    if cal is None:  # unlinked while we were fetching
-        db.session.rollback()
-        return SyncResult(calendar_id, 0, True, [])
-    cal.last_synced_at, cal.last_error, cal.last_error_at, cal.failures = now, None, None, 0
-    cal.next_sync_at, cal.etag, cal.last_modified = now + INTERVAL, etag, last_modified
-    cal.lease_owner = cal.lease_until = None
-    if blocks is None:
-        db.session.commit()
-        return SyncResult(calendar_id, 0, True, [])
-    db.session.execute(delete(BusyBlock).where(BusyBlock.calendar_id == calendar_id))
-    merged = iv.merge(Interval(b.start, b.end) for b in blocks)
-    db.session.add_all(BusyBlock(calendar_id=calendar_id, provider_id=cal.provider_id, start_at=m.start,
-                                 end_at=m.end) for m in merged)
-    changefeed.record("busy.updated", "external_calendar", calendar_id, now, provider_id=cal.provider_id,
-                      data={"blocks": len(merged)})
-    conflicts = flag_conflicts(cal.provider_id, now)
-    db.session.commit()
-    return SyncResult(calendar_id, len(merged), False, conflicts)
+    with write_transaction():
+        cal = db.session.get(ExternalCalendar, calendar_id)
+        if cal is None:  # unlinked while we were fetching
+            return SyncResult(calendar_id, 0, True, [])
+        cal.last_synced_at, cal.last_error, cal.last_error_at, cal.failures = now, None, None, 0
+        cal.next_sync_at, cal.etag, cal.last_modified = now + INTERVAL, etag, last_modified
+        leases.release(cal)
+        if blocks is None:
+            return SyncResult(calendar_id, 0, True, [])
+        db.session.execute(delete(BusyBlock).where(BusyBlock.calendar_id == calendar_id))
+        merged = iv.merge(Interval(b.start, b.end) for b in blocks)
+        db.session.add_all(BusyBlock(calendar_id=calendar_id, provider_id=cal.provider_id, start_at=m.start,
+                                     end_at=m.end) for m in merged)
+        changes.record("busy.updated", "external_calendar", calendar_id, now, provider_id=cal.provider_id,
+                       data={"blocks": len(merged)})
+        return SyncResult(calendar_id, len(merged), False, flag_conflicts(cal.provider_id, now))
 
 
 def _record_failure(calendar_id, now, reason: str) -> None:
-    begin_write()
-    cal = db.session.get(ExternalCalendar, calendar_id)
     CALENDAR_FAILURES.inc()
-    if cal is not None:
+    with write_transaction():
+        cal = db.session.get(ExternalCalendar, calendar_id)
+        if cal is None:
+            return
         cal.failures += 1
         cal.last_error, cal.last_error_at = reason[:500], now
-        cal.next_sync_at = now + min(MAX_BACKOFF, INTERVAL * (2 ** min(cal.failures, 6)))
-        cal.lease_owner = cal.lease_until = None
+        cal.next_sync_at = now + RETRY.after(cal.failures + 1)
+        leases.release(cal)
         log.warning("calendar %s sync failed (%s in a row): %s", calendar_id, cal.failures, reason)
-    db.session.commit()
 
 
 def flag_conflicts(provider_id: int, now: dt.datetime) -> list[int]:
@@ -185,7 +182,7 @@ def flag_conflicts(provider_id: int, now: dt.datetime) -> list[int]:
             appt.conflict, appt.conflict_reason = True, "The provider's own calendar shows them busy."
             appt.version += 1
             newly.append(appt.id)
-            changefeed.record_appointment("appointment.conflict", appt, now)
+            changes.record_appointment("appointment.conflict", appt, now)
         elif not clash and appt.conflict:
             appt.conflict, appt.conflict_reason = False, None
             appt.version += 1
@@ -194,28 +191,13 @@ def flag_conflicts(provider_id: int, now: dt.datetime) -> list[int]:
 
 def claim_due(now: dt.datetime, owner: str) -> int | None:
     """Take one due calendar under a lease (one calendar at a time per worker)."""
-    begin_write()
-    cal_id = db.session.scalar(select(ExternalCalendar.id).where(
-        ExternalCalendar.next_sync_at <= now, lease_free(ExternalCalendar, now))
-        .order_by(ExternalCalendar.next_sync_at, ExternalCalendar.id).limit(1))
-    if cal_id is not None and not take_lease(ExternalCalendar, cal_id, owner, now, LEASE):
-        cal_id = None
-    db.session.commit()
-    return cal_id
-
-
-def busy_blocks(provider_ids, lo: dt.datetime, hi: dt.datetime) -> dict[int, list[Interval]]:
-    """Imported busy time for the scheduling rules."""
-    out: dict[int, list[Interval]] = {}
-    for pid, a, b in db.session.execute(select(BusyBlock.provider_id, BusyBlock.start_at, BusyBlock.end_at)
-                                        .where(BusyBlock.provider_id.in_(list(provider_ids)),
-                                               BusyBlock.start_at < hi, BusyBlock.end_at > lo)):
-        out.setdefault(pid, []).append(Interval(a, b))
-    return out
+    with write_transaction():
+        due = (ExternalCalendar.next_sync_at <= now) & leases.lease_free(ExternalCalendar, now)
+        taken = leases.claim(ExternalCalendar, due, owner, now, LEASE,
+                             order_by=(ExternalCalendar.next_sync_at, ExternalCalendar.id))
+    return taken[0] if taken else None
 
 
 def failing_count() -> int:
-    from sqlalchemy import func
-
     return db.session.scalar(select(func.count()).select_from(ExternalCalendar)
                              .where(ExternalCalendar.last_error.is_not(None))) or 0
