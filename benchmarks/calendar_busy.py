@@ -113,16 +113,17 @@ SYNC_PARTS = {
     ("scheduler/services/calendars/external_calendars.py", "sync_calendar"): "sync_calendar (the whole sync)",
     ("scheduler/adapters/busy_import.py", "caldav_state_tag"): "  sync token (PROPFINDs)",
     ("scheduler/adapters/busy_import.py", "fetch_caldav"): "  fetch_caldav (REPORT; waits on Radicale)",
-    ("scheduler/adapters/busy_import.py", "parse_busy_all"): "  parse_busy_all (icalendar + recurring_ical_events)",
-    ("scheduler/adapters/busy_import.py", "_parse_calendar"): "    of which parsing the iCalendar text",
-    ("scheduler/adapters/busy_import.py", "_expand"): "    of which expanding occurrences",
+    ("scheduler/adapters/ical_busy.py", "parse_busy_all"): "  parse_busy_all (icalendar + recurring_ical_events)",
+    ("scheduler/adapters/ical_busy.py", "_parse_calendar"): "    of which parsing the iCalendar text",
+    ("scheduler/adapters/ical_busy.py", "_expand"): "    of which expanding occurrences",
     ("scheduler/services/calendars/external_calendars.py", "_record_success"): "  replacing the blocks (one transaction)",
     ("scheduler/services/calendars/external_calendars.py", "flag_conflicts"): "    of which flag_conflicts",
 }
 
 
 def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
-    from scheduler.adapters.busy_import import caldav_state_tag, fetch_caldav, parse_busy
+    from scheduler.adapters.busy_import import caldav_state_tag, fetch_caldav
+    from scheduler.adapters.ical_busy import parse_busy
     from scheduler.extensions import db
     from scheduler.models import BusyBlock, ExternalCalendar
     from scheduler.services.calendars import external_calendars as calendar_sync

@@ -10,16 +10,9 @@ import pytest
 from dateutil.rrule import rrulestr
 from hypothesis import given, reject, settings, strategies as st
 
-from scheduler.adapters.busy_import import (
-    BusyPeriod,
-    CalendarDataError,
-    CalendarUnreachable,
-    TooManyOccurrences,
-    fetch_caldav,
-    fetch_ics,
-    parse_busy,
-    parse_busy_all,
-)
+from scheduler.adapters.busy_import import CalendarUnreachable, fetch_caldav, fetch_ics
+from scheduler.adapters.ical_busy import (BusyPeriod, CalendarDataError, TooManyOccurrences, parse_busy,
+                                          parse_busy_all)
 from scheduler.adapters.recurrence_cost import expansion_steps
 from tests.support.network import policy_allowing
 from tests.support.radicale_server import RadicaleServer, free_port

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 
-from ...adapters.busy_import import (CalendarDataError, CalendarUnreachable, TooManyOccurrences, caldav_state_tag,
-                                     fetch_caldav, fetch_ics, parse_busy_all)
+from ...adapters.busy_import import CalendarUnreachable, caldav_state_tag, fetch_caldav, fetch_ics
+from ...adapters.ical_busy import CalendarDataError, TooManyOccurrences, parse_busy_all
 from ...adapters.outbound import OutboundError, OutboundPolicy
 from ...domain import intervals as iv
 from ...domain.errors import Invalid, UpstreamFailed
