@@ -8,11 +8,13 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository
 SECRET_KEY = "benchmark-secret-key-0123456789"
 
 
-def make_app(url: str, now: dt.datetime | None = None):
+def make_app(url: str, now: dt.datetime | None = None, **settings):
+    """The app in-process; ``settings`` override configuration (e.g. OUTBOUND_ALLOWED_HOSTS)."""
     from scheduler import create_app
     from scheduler.clock import FixedClock
 
-    config = {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "SCHEDULER_EMBEDDED": False, "TESTING": True}
+    config = {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "SCHEDULER_EMBEDDED": False, "TESTING": True,
+              **settings}
     if now is not None:
         config["CLOCK"] = FixedClock(now)
     return create_app(config)

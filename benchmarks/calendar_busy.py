@@ -113,28 +113,35 @@ SYNC_PARTS = {
     ("scheduler/services/calendars/external_calendars.py", "sync_calendar"): "sync_calendar (the whole sync)",
     ("scheduler/adapters/busy_import.py", "caldav_state_tag"): "  sync token (PROPFINDs)",
     ("scheduler/adapters/busy_import.py", "fetch_caldav"): "  fetch_caldav (REPORT; waits on Radicale)",
-    ("scheduler/adapters/busy_import.py", "parse_busy"): "  parse_busy (icalendar + recurring_ical_events)",
-    ("scheduler/adapters/busy_import.py", "_parse_calendar"): "    of which parsing the iCalendar text",
-    ("scheduler/adapters/busy_import.py", "_expand"): "    of which expanding occurrences",
+    ("scheduler/adapters/ical_busy.py", "parse_busy_all"): "  parse_busy_all (icalendar + recurring_ical_events)",
+    ("scheduler/adapters/ical_busy.py", "_parse_calendar"): "    of which parsing the iCalendar text",
+    ("scheduler/adapters/ical_busy.py", "_expand"): "    of which expanding occurrences",
     ("scheduler/services/calendars/external_calendars.py", "_record_success"): "  replacing the blocks (one transaction)",
     ("scheduler/services/calendars/external_calendars.py", "flag_conflicts"): "    of which flag_conflicts",
 }
 
 
 def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
-    from scheduler.adapters.busy_import import caldav_state_tag, fetch_caldav, parse_busy
+    from scheduler.adapters.busy_import import caldav_state_tag, fetch_caldav
+    from scheduler.adapters.ical_busy import parse_busy
     from scheduler.extensions import db
     from scheduler.models import BusyBlock, ExternalCalendar
     from scheduler.services.calendars import external_calendars as calendar_sync
+    from scheduler.adapters.outbound import OutboundPolicy
     from scheduler.services.calendars.feeds import UID_DOMAIN, provider_zone
 
-    app = make_app(url, now)
+    # The local Radicale is exempted from the outbound policy as an operator would do it.
+    app = make_app(url, now, OUTBOUND_ALLOWED_HOSTS=f"127.0.0.1:{server.port}")
     pid = server.process.pid
-    box = app.extensions["secret_box"]
+    box, settings = app.extensions["secret_box"], app.extensions["settings"]
+    policy = OutboundPolicy(settings.outbound_allowed_hosts)
+
+    def sync(cal_id):
+        return calendar_sync.sync_calendar(cal_id, now, box, policy, max_occurrences=settings.calendar_max_occurrences)
     with app.app_context():
         cal = calendar_sync.link_calendar(SYNC_PROVIDER, {
             "kind": "caldav", "url": calendar_url, "username": RADICALE_USER, "password": RADICALE_PASSWORD},
-            "calendar benchmark", now, box)
+            "calendar benchmark", now, box, policy)
         cal_id = cal.id
         tz = provider_zone(SYNC_PROVIDER)
         db.session.commit()
@@ -149,21 +156,21 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
             db.session.commit()
 
         cpu0, t0 = cpu_seconds([pid]), time.perf_counter()
-        first = calendar_sync.sync_calendar(cal_id, now, box)
+        first = sync(cal_id)
         cold_s, cold_radicale = time.perf_counter() - t0, cpu_seconds([pid]) - cpu0
         assert not first.not_modified and first.blocks > 0, first
         stored = blocks_stored()
         unchanged = []
         for _ in range(UNCHANGED_SYNC_RUNS):
             t0 = time.perf_counter()
-            again = calendar_sync.sync_calendar(cal_id, now, box)
+            again = sync(cal_id)
             unchanged.append(time.perf_counter() - t0)
             assert again.not_modified, again
         full, radicale_cpu = [], []
         for _ in range(FULL_SYNC_RUNS):
             forget_tag()
             cpu0, t0 = cpu_seconds([pid]), time.perf_counter()
-            result = calendar_sync.sync_calendar(cal_id, now, box)
+            result = sync(cal_id)
             full.append(time.perf_counter() - t0)
             radicale_cpu.append(cpu_seconds([pid]) - cpu0)
             assert not result.not_modified and result.blocks == first.blocks, result
@@ -171,17 +178,19 @@ def bench_sync(url: str, now: dt.datetime, server, calendar_url: str) -> dict:
 
         def full_sync():
             forget_tag()
-            calendar_sync.sync_calendar(cal_id, now, box)
+            sync(cal_id)
 
         breakdown = call_profile(full_sync, 2, SYNC_PARTS)
         db.session.rollback()
         # The same pieces by hand: objects fetched, occurrences expanded (before merging).
         window = (now - calendar_sync.PAST, now + calendar_sync.HORIZON)
         t0 = time.perf_counter()
-        tag = caldav_state_tag(calendar_url, RADICALE_USER, RADICALE_PASSWORD, calendar_sync.TIMEOUT)
+        tag = caldav_state_tag(calendar_url, RADICALE_USER, RADICALE_PASSWORD, calendar_sync.TIMEOUT,
+                               policy=policy)
         tag_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        raws = fetch_caldav(calendar_url, RADICALE_USER, RADICALE_PASSWORD, *window, calendar_sync.TIMEOUT)
+        raws = fetch_caldav(calendar_url, RADICALE_USER, RADICALE_PASSWORD, *window, calendar_sync.TIMEOUT,
+                            policy=policy)
         fetch_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         expanded = sum(len(parse_busy(raw, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN)) for raw in raws)

@@ -385,10 +385,20 @@ GUNICORN_TIMEOUT = 30  # gunicorn's default --timeout; processes.Gunicorn and th
 
 
 def drill_caldav_hang(ctx: Ctx) -> dict:
+    with HangingServer() as hang:
+        # The services exempt the local hanging server as an operator would: OUTBOUND_ALLOWED_HOSTS.
+        os.environ["OUTBOUND_ALLOWED_HOSTS"] = f"127.0.0.1:{hang.port}"
+        try:
+            return _caldav_hang(ctx, hang)
+        finally:
+            del os.environ["OUTBOUND_ALLOWED_HOSTS"]
+
+
+def _caldav_hang(ctx: Ctx, hang: HangingServer) -> dict:
     from scheduler.services.calendars.external_calendars import TIMEOUT
 
     out: dict = {"timeout_setting_seconds": TIMEOUT}
-    with HangingServer() as hang, Services(ctx) as s:
+    with Services(ctx) as s:
         url = f"http://127.0.0.1:{hang.port}/dav/drill/calendar/"
         r = requests.post(f"{s.base}/api/v1/providers/1/external-calendars", headers=ctx.headers, timeout=30,
                           json={"kind": "caldav", "url": url, "username": "drill", "password": "drill-password"})

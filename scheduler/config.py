@@ -6,6 +6,7 @@ the variable, so ``flask``, ``gunicorn`` and the worker all stop with that line.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -49,6 +50,11 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # CORS stays off unless origins are listed
     # prometheus_client reads this variable itself; we read it to know which registry to use.
     prometheus_multiproc_dir: str | None = None
+    # Hosts outbound requests may reach although their address is not public: (host, port or
+    # None for any port), matched against the URL as written. Empty: nothing is exempt.
+    outbound_allowed_hosts: tuple[tuple[str, int | None], ...] = ()
+    # Occurrences one external calendar may expand to in one sync (a FREQ=SECONDLY guard).
+    calendar_max_occurrences: int = 20_000
     # BENCH_COUNT_STATEMENTS: each response carries its request's SQL statement count
     # (scheduler/metrics.py); for the benchmarks, off by default.
     bench_count_statements: bool = False
@@ -82,13 +88,14 @@ def _url(name: str, raw: str | None, schemes=("http", "https")) -> str | None:
     return raw.strip().rstrip("/")
 
 
-def _float(name: str, raw: str | None, default: float, minimum: float) -> float:
+def _number(name: str, raw: str | None, default: float, minimum: float, kind=float) -> float:
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(name, f"expected a number, got {raw!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(name, f"expected {what}, got {raw!r}") from None
     if not value >= minimum:
         raise ConfigError(name, f"must be at least {minimum}, got {raw!r}")
     return value
@@ -115,6 +122,32 @@ def _origins(raw: str | None) -> tuple[str, ...]:
         if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path:
             raise ConfigError("CORS_ORIGINS", f"expected origins like https://desk.example.com, got {origin!r}")
     return origins
+
+
+HOST_NAME = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$")
+
+
+def _allowed_hosts(raw: str | None) -> tuple[tuple[str, int | None], ...]:
+    """``host`` or ``host:port`` entries, IPv6 in brackets: ``caldav.internal,10.0.0.5:8443,[fd00::5]``."""
+    entries = []
+    for entry in (raw or "").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        match = re.fullmatch(r"(\[[0-9a-f:.]+\]|[^:\[\]]+)(?::([0-9]{1,5}))?", entry)
+        host, port = (match.group(1), match.group(2)) if match else (entry, None)
+        if host.startswith("["):
+            try:
+                host = ipaddress.IPv6Address(host[1:-1]).compressed
+            except ValueError:
+                match = None
+        elif not HOST_NAME.match(host):
+            match = None
+        if match is None or (port is not None and not 0 < int(port) < 65536):
+            raise ConfigError("OUTBOUND_ALLOWED_HOSTS",
+                              f"expected host or host:port entries separated by commas, got {entry!r}")
+        entries.append((host, int(port) if port else None))
+    return tuple(entries)
 
 
 def _database_url(raw: str | None) -> str | None:
@@ -149,7 +182,7 @@ def load_settings(environ: dict | None = None) -> Settings:
         twilio_api_base_url=_url("TWILIO_API_BASE_URL", env.get("TWILIO_API_BASE_URL")),
         public_base_url=_url("PUBLIC_BASE_URL", env.get("PUBLIC_BASE_URL")) or Settings.public_base_url,
         scheduler_embedded=_bool("SCHEDULER_EMBEDDED", env.get("SCHEDULER_EMBEDDED")),
-        sms_rate_per_second=_float("SMS_RATE_PER_SECOND", env.get("SMS_RATE_PER_SECOND"), 1.0, 0.01),
+        sms_rate_per_second=_number("SMS_RATE_PER_SECOND", env.get("SMS_RATE_PER_SECOND"), 1.0, 0.01),
         redis_url=_url("REDIS_URL", env.get("REDIS_URL"), schemes=("redis", "rediss")),
         log_level=(get("LOG_LEVEL") or "INFO").upper(),
         log_format=(get("LOG_FORMAT") or ("text" if embedded else "json")).lower(),
@@ -159,6 +192,9 @@ def load_settings(environ: dict | None = None) -> Settings:
         rate_limit_enabled=_bool("RATE_LIMIT_ENABLED", env.get("RATE_LIMIT_ENABLED")) is not False,
         cors_origins=_origins(get("CORS_ORIGINS")),
         prometheus_multiproc_dir=get("PROMETHEUS_MULTIPROC_DIR"),
+        outbound_allowed_hosts=_allowed_hosts(env.get("OUTBOUND_ALLOWED_HOSTS")),
+        calendar_max_occurrences=_number("CALENDAR_MAX_OCCURRENCES", env.get("CALENDAR_MAX_OCCURRENCES"),
+                                        Settings.calendar_max_occurrences, 1, kind=int),
         bench_count_statements=_bool("BENCH_COUNT_STATEMENTS", env.get("BENCH_COUNT_STATEMENTS")) is True,
         embedded=embedded,
     )
@@ -209,6 +245,8 @@ def settings_from_overrides(base: Settings, overrides: dict) -> Settings:
         return base
     if isinstance(picked.get("cors_origins"), str):
         picked["cors_origins"] = _origins(picked["cors_origins"])
+    if isinstance(picked.get("outbound_allowed_hosts"), str):
+        picked["outbound_allowed_hosts"] = _allowed_hosts(picked["outbound_allowed_hosts"])
     if "database_url" in picked:
         picked["database_url"] = _database_url(picked["database_url"])
         picked.setdefault("embedded", picked["database_url"] is None

@@ -1,5 +1,6 @@
 """Fixtures: one migrated database per test run (SQLite file, or PostgreSQL when
-TEST_DATABASE_URL is set), emptied between tests; an app with a fixed clock; API keys."""
+TEST_DATABASE_URL is set), emptied between tests; an app with a fixed clock; API keys;
+the network boundary (nothing beyond 127.0.0.0/8, no DNS: tests/support/network.py)."""
 import datetime as dt
 import os
 import tempfile
@@ -9,13 +10,37 @@ from sqlalchemy import text
 
 from scheduler import create_app
 from scheduler.clock import FixedClock
+from scheduler.config import settings_from_overrides
 from scheduler.extensions import db
+from tests.support.network import GUARD, allowed_hosts
 
 NOW = dt.datetime(2030, 1, 1, 16, 0, tzinfo=dt.timezone.utc)  # Tue 08:00 in Los Angeles
 
 
 def _database_url(tmp_dir: str) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_dir}/test.sqlite3"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _network_guard():
+    GUARD.install()
+    yield GUARD
+    GUARD.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_beyond_loopback():
+    seen = len(GUARD.violations)
+    yield
+    crossed = GUARD.violations[seen:]
+    assert not crossed, f"the test reached beyond 127.0.0.0/8 or asked DNS: {crossed}"
+
+
+@pytest.fixture
+def no_network():
+    """Inside the test, any connection or lookup fails and is listed: assert it stays empty."""
+    with GUARD.forbid() as attempts:
+        yield attempts
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +87,20 @@ def app(_app):
         empty_database()
         yield _app
         db.session.remove()
+
+
+@pytest.fixture
+def allow_outbound(app):
+    """allow_outbound(url, ...): exempt these local servers, as OUTBOUND_ALLOWED_HOSTS would."""
+    original, urls = app.extensions["settings"], []
+
+    def allow(*more):
+        urls.extend(more)
+        app.extensions["settings"] = settings_from_overrides(
+            original, {"outbound_allowed_hosts": allowed_hosts(*urls)})
+
+    yield allow
+    app.extensions["settings"] = original
 
 
 @pytest.fixture

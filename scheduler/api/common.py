@@ -1,5 +1,6 @@
 """The conventions every resource shares: pages, ETags and If-Match, and what a view hands
-to a service from the app (the clock's now, the secret box, the public address)."""
+to a service from the app (the clock's now, the secret box, the public address, the
+outbound policy)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,6 +8,7 @@ import datetime as dt
 import marshmallow as ma
 from flask import current_app, request
 
+from ..adapters.outbound import OutboundPolicy
 from ..domain.errors import PreconditionFailed
 from .fields import Cursor
 
@@ -71,3 +73,12 @@ def secret_box():
 
 def public_base_url() -> str:
     return current_app.extensions["settings"].public_base_url
+
+
+def outbound_policy() -> OutboundPolicy:
+    """The operator's policy for requests to URLs callers give us (OUTBOUND_ALLOWED_HOSTS)."""
+    return OutboundPolicy(current_app.extensions["settings"].outbound_allowed_hosts)
+
+
+def calendar_max_occurrences() -> int:
+    return current_app.extensions["settings"].calendar_max_occurrences

@@ -6,8 +6,8 @@ from flask_smorest import Blueprint
 from ..domain.vocabulary import CALENDAR_KINDS
 from ..services.calendars import external_calendars
 from .auth import STAFF, actor, allow
-from .common import PageArgs, now, page, page_of, secret_box
-from .fields import Instant
+from .common import PageArgs, calendar_max_occurrences, now, outbound_policy, page, page_of, secret_box
+from .fields import Instant, OutboundUrl
 
 blp = Blueprint("external_calendars", __name__, url_prefix="/api/v1", description="External calendars")
 Int = ma.fields.Integer
@@ -19,8 +19,7 @@ class ExternalCalendarSchema(ma.Schema):
     id = Int(dump_only=True)
     provider_id = Int(dump_only=True)
     kind = Str(required=True, validate=V.OneOf(CALENDAR_KINDS))
-    url = ma.fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
-                        validate=V.Length(max=1000))
+    url = OutboundUrl(required=True, max_length=1000)
     username = Str(allow_none=True, validate=V.Length(max=200))
     password = Str(load_only=True, allow_none=True, validate=V.Length(max=500))
     last_synced_at = Instant(dump_only=True, allow_none=True)
@@ -47,7 +46,8 @@ class ExternalCalendars(MethodView):
     @blp.arguments(ExternalCalendarSchema)
     @blp.response(201, ExternalCalendarSchema)
     def post(self, data, provider_id):
-        return external_calendars.link_calendar(provider_id, data, actor(), now(), secret_box())
+        return external_calendars.link_calendar(provider_id, data, actor(), now(), secret_box(),
+                                                outbound_policy())
 
 
 @blp.route("/providers/<int:provider_id>/external-calendars/<int:calendar_id>")
@@ -62,6 +62,9 @@ class ExternalCalendarById(MethodView):
 class ExternalCalendarSync(MethodView):
     @allow(*STAFF)
     @blp.response(200, SyncResultSchema)
-    @blp.alt_response(502, description="calendar_unreachable: the old busy blocks are kept")
+    @blp.alt_response(502, description="calendar_unreachable (or outbound_refused, too_many_occurrences): "
+                      "the old busy blocks are kept")
     def post(self, provider_id, calendar_id):
-        return external_calendars.sync_calendar(calendar_id, now(), secret_box(), provider_id=provider_id)
+        return external_calendars.sync_calendar(calendar_id, now(), secret_box(), outbound_policy(),
+                                                max_occurrences=calendar_max_occurrences(),
+                                                provider_id=provider_id)

@@ -1,4 +1,5 @@
-"""Marshmallow fields shared by the resources: instants, wall-clock times, phones, cursors."""
+"""Marshmallow fields shared by the resources: instants, wall-clock times, phones, cursors,
+URLs we will fetch."""
 import base64
 import binascii
 import datetime as dt
@@ -171,3 +172,15 @@ def decode_cursor(cursor: str) -> int:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ma.ValidationError("Not a cursor this API gave out.") from None
+
+
+class OutboundUrl(ma.fields.String):
+    """A URL this service will fetch or post to (a calendar, a webhook receiver). Only its
+    length is checked here: the service checks it against the outbound policy
+    (adapters/outbound.py), so every refusal says why (422, code outbound_refused)."""
+
+    def __init__(self, *, max_length: int, **kwargs):
+        kwargs.setdefault("metadata", {}).update(
+            format="uri", description="http or https, to a public address (or a host in OUTBOUND_ALLOWED_HOSTS); "
+            "loopback, private, link-local and similar addresses are refused")
+        super().__init__(validate=ma.validate.Length(min=1, max=max_length), **kwargs)

@@ -6,8 +6,8 @@ from flask_smorest import Blueprint
 from ..domain.vocabulary import CHANGE_KINDS, DELIVERY_STATUSES
 from ..services.calendars import webhook_subscriptions as subscriptions
 from .auth import ADMIN, actor, allow
-from .common import PageArgs, now, page, page_of, secret_box
-from .fields import Cursor, Instant
+from .common import PageArgs, now, outbound_policy, page, page_of, secret_box
+from .fields import Cursor, Instant, OutboundUrl
 
 blp = Blueprint("webhook_subscriptions", __name__, url_prefix="/api/v1", description="Webhook subscriptions")
 Int = ma.fields.Integer
@@ -17,8 +17,7 @@ V = ma.validate
 
 class SubscriptionSchema(ma.Schema):
     id = Int(dump_only=True)
-    url = ma.fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
-                        validate=V.Length(max=500))
+    url = OutboundUrl(required=True, max_length=500)
     events = ma.fields.List(Str(validate=V.OneOf(list(CHANGE_KINDS) + ["*"])),
                             required=True, validate=V.Length(min=1, max=20))
     secret = Str(dump_only=True, metadata={"description": "HMAC-SHA256 signing secret, shown once"})
@@ -68,7 +67,7 @@ class Subscriptions(MethodView):
     @blp.arguments(SubscriptionSchema)
     @blp.response(201, SubscriptionSchema)
     def post(self, data):
-        return subscriptions.subscribe(data["url"], data["events"], actor(), secret_box())
+        return subscriptions.subscribe(data["url"], data["events"], actor(), secret_box(), outbound_policy())
 
 
 @blp.route("/webhook-subscriptions/<int:sub_id>")

@@ -2,19 +2,19 @@
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import icalendar
 import pytest
+from dateutil.rrule import rrulestr
+from hypothesis import given, reject, settings, strategies as st
 
-from scheduler.adapters.busy_import import (
-    BusyPeriod,
-    CalendarDataError,
-    CalendarUnreachable,
-    fetch_caldav,
-    fetch_ics,
-    parse_busy,
-)
+from scheduler.adapters.busy_import import CalendarUnreachable, fetch_caldav, fetch_ics
+from scheduler.adapters.ical_busy import (BusyPeriod, CalendarDataError, TooManyOccurrences, parse_busy,
+                                          parse_busy_all)
+from scheduler.adapters.recurrence_cost import expansion_steps
+from tests.support.network import policy_allowing
 from tests.support.radicale_server import RadicaleServer, free_port
 
 UTC = timezone.utc
@@ -100,6 +100,15 @@ EXPECTED = [
 ]
 
 
+def caldav_from(url, *args, **kwargs):
+    """fetch_caldav with the server at ``url`` exempted, as OUTBOUND_ALLOWED_HOSTS would."""
+    return fetch_caldav(url, *args, policy=policy_allowing(url), **kwargs)
+
+
+def ics_from(url, *args, **kwargs):
+    return fetch_ics(url, *args, policy=policy_allowing(url), **kwargs)
+
+
 def busy_from(objects: list[bytes]) -> list[tuple[str, datetime, datetime]]:
     blocks = [b for o in objects for b in parse_busy(o, *WINDOW, LA, OWN)]
     return sorted((b.uid, b.start, b.end) for b in blocks)
@@ -119,7 +128,7 @@ def radicale(tmp_path_factory):
 
 
 def test_caldav_events_become_exact_utc_blocks_across_dst(radicale):
-    objects = fetch_caldav(radicale.calendar_url("alice", "busy"), "alice", "x", *WINDOW, timeout=5)
+    objects = caldav_from(radicale.calendar_url("alice", "busy"), "alice", "x", *WINDOW, timeout=5)
     assert len(objects) == len(EVENTS)
     assert busy_from(objects) == sorted(EXPECTED)
     blocks = parse_busy(objects[0], *WINDOW, LA, OWN)
@@ -131,13 +140,13 @@ def test_principal_url_reads_every_calendar_of_the_user(radicale):
     extra = radicale.make_calendar("alice", "personal")
     radicale.put_event(extra, vcalendar(vevent(
         "gym@apple", f"DTSTART;{TZ}:20270306T080000", f"DTEND;{TZ}:20270306T090000")))
-    objects = fetch_caldav(radicale.principal_url("alice"), "alice", "x", *WINDOW, timeout=5)
+    objects = caldav_from(radicale.principal_url("alice"), "alice", "x", *WINDOW, timeout=5)
     assert busy_from(objects) == sorted([*EXPECTED, ("gym@apple", utc(2027, 3, 6, 16), utc(2027, 3, 6, 17))])
 
 
 def test_events_outside_the_window_are_not_returned(radicale):
     window = (utc(2027, 5, 1), utc(2027, 6, 1))
-    objects = fetch_caldav(radicale.calendar_url("alice", "busy"), "alice", "x", *window, timeout=5)
+    objects = caldav_from(radicale.calendar_url("alice", "busy"), "alice", "x", *window, timeout=5)
     assert [b for o in objects for b in parse_busy(o, *window, LA, OWN)] == []
 
 
@@ -146,16 +155,16 @@ def test_deleted_event_disappears_on_next_fetch(radicale):
     url = radicale.calendar_url("alice", "scratch")
     radicale.put_event(calendar, EVENTS["single"])
     radicale.put_event(calendar, EVENTS["dst-without-vtimezone"])
-    assert {uid for uid, *_ in busy_from(fetch_caldav(url, "alice", "x", *WINDOW, 5))} == {
+    assert {uid for uid, *_ in busy_from(caldav_from(url, "alice", "x", *WINDOW, 5))} == {
         "single@gmail", "thu@apple"
     }
     radicale.delete_event(calendar, "single@gmail")
-    assert {uid for uid, *_ in busy_from(fetch_caldav(url, "alice", "x", *WINDOW, 5))} == {"thu@apple"}
+    assert {uid for uid, *_ in busy_from(caldav_from(url, "alice", "x", *WINDOW, 5))} == {"thu@apple"}
 
 
 def test_wrong_calendar_url_is_unreachable(radicale):
     with pytest.raises(CalendarUnreachable) as caught:
-        fetch_caldav(radicale.calendar_url("alice", "nope"), "alice", "x", *WINDOW, timeout=5)
+        caldav_from(radicale.calendar_url("alice", "nope"), "alice", "x", *WINDOW, timeout=5)
     assert caught.value.kind == "not_found"
 
 
@@ -164,21 +173,21 @@ def test_stopped_server_is_unreachable_then_recovers_after_restart(radicale):
     radicale.stop()
     try:
         with pytest.raises(CalendarUnreachable) as caught:
-            fetch_caldav(url, "alice", "x", *WINDOW, timeout=2)
+            caldav_from(url, "alice", "x", *WINDOW, timeout=2)
         assert caught.value.kind == "connection"
     finally:
         radicale.start()
-    assert busy_from(fetch_caldav(url, "alice", "x", *WINDOW, timeout=5)) == sorted(EXPECTED)
+    assert busy_from(caldav_from(url, "alice", "x", *WINDOW, timeout=5)) == sorted(EXPECTED)
 
 
 def test_wrong_password_is_unreachable_with_an_auth_reason(tmp_path):
     with RadicaleServer(tmp_path, users={"bob": "secret"}) as server:
         server.make_calendar("bob", "busy")
         url = server.calendar_url("bob", "busy")
-        assert fetch_caldav(url, "bob", "secret", *WINDOW, timeout=5) == []
-        assert fetch_caldav(url, "bob", "secret", *WINDOW, timeout=5, auth_type=None) == []
+        assert caldav_from(url, "bob", "secret", *WINDOW, timeout=5) == []
+        assert caldav_from(url, "bob", "secret", *WINDOW, timeout=5, auth_type=None) == []
         with pytest.raises(CalendarUnreachable) as caught:
-            fetch_caldav(url, "bob", "wrong", *WINDOW, timeout=5)
+            caldav_from(url, "bob", "wrong", *WINDOW, timeout=5)
     assert caught.value.kind == "auth" and "401" in caught.value.reason
 
 
@@ -256,12 +265,12 @@ def http_base():
 
 
 def test_ics_200_then_304_with_etag(http_base):
-    first = fetch_ics(f"{http_base}/feed.ics", None, None, timeout=2)
+    first = ics_from(f"{http_base}/feed.ics", None, None, timeout=2)
     assert (first.status, first.body, first.etag, first.last_modified) == ("ok", FEED, FEED_ETAG, FEED_MODIFIED)
     assert [b.start for b in parse_busy(first.body, *WINDOW, LA, OWN)] == [
         utc(2027, 3, 9, 17), utc(2027, 3, 16, 16), utc(2027, 3, 23, 16)
     ]
-    second = fetch_ics(f"{http_base}/feed.ics", first.etag, first.last_modified, timeout=2)
+    second = ics_from(f"{http_base}/feed.ics", first.etag, first.last_modified, timeout=2)
     assert (second.status, second.body, second.etag) == ("not_modified", None, FEED_ETAG)
     assert second.last_modified == FEED_MODIFIED
 
@@ -272,7 +281,7 @@ def test_ics_200_then_304_with_etag(http_base):
 )
 def test_ics_http_errors_are_unreachable(http_base, path, kind, words):
     with pytest.raises(CalendarUnreachable) as caught:
-        fetch_ics(http_base + path, None, None, timeout=2)
+        ics_from(http_base + path, None, None, timeout=2)
     assert caught.value.kind == kind and words in caught.value.reason
 
 
@@ -280,20 +289,20 @@ def test_ics_http_errors_are_unreachable(http_base, path, kind, words):
 def test_slow_ics_server_times_out(http_base, path):
     began = time.monotonic()
     with pytest.raises(CalendarUnreachable) as caught:
-        fetch_ics(http_base + path, None, None, timeout=0.5)
+        ics_from(http_base + path, None, None, timeout=0.5)
     assert caught.value.kind == "timeout"
     assert time.monotonic() - began < 1.5
 
 
 def test_ics_connection_refused_is_unreachable():
     with pytest.raises(CalendarUnreachable) as caught:
-        fetch_ics(f"http://127.0.0.1:{free_port()}/x.ics", None, None, timeout=1)
+        ics_from(f"http://127.0.0.1:{free_port()}/x.ics", None, None, timeout=1)
     assert caught.value.kind == "connection"
 
 
 def test_slow_caldav_server_times_out(http_base):
     with pytest.raises(CalendarUnreachable) as caught:
-        fetch_caldav(f"{http_base}/slow", "alice", "x", *WINDOW, timeout=0.5)
+        caldav_from(f"{http_base}/slow", "alice", "x", *WINDOW, timeout=0.5)
     assert caught.value.kind == "timeout"
 
 
@@ -346,3 +355,49 @@ def test_custom_tzid_follows_its_own_vtimezone_across_both_changes():
     ics = ics.replace(b"20270308T", b"20270315T")  # PDT, then 2027-11-15 PST
     blocks = parse_busy(ics, utc(2027, 3, 1), utc(2027, 12, 1), "Europe/Berlin", None)
     assert [b.start for b in blocks] == [utc(2027, 3, 15, 16), utc(2027, 11, 15, 17)]
+
+
+# -- bounds: occurrences per sync, and the cost of expanding rules ---------------------------
+def test_the_occurrence_bound_covers_every_object_of_a_calendar_together():
+    def daily(uid):  # 31 occurrences in the padded March window
+        return vcalendar(vevent(uid, "DTSTART:20270301T090000Z", "DURATION:PT1H",
+                                "RRULE:FREQ=DAILY;COUNT=31")).encode()
+
+    assert len(parse_busy_all([daily("a@x")], *WINDOW, LA, None, max_occurrences=40)) == 31
+    with pytest.raises(TooManyOccurrences):
+        parse_busy_all([daily("a@x"), daily("b@x")], *WINDOW, LA, None, max_occurrences=40)
+
+
+@pytest.mark.parametrize("rule", ["FREQ=SECONDLY", "FREQ=MINUTELY", "FREQ=SECONDLY;BYHOUR=9;BYMINUTE=0",
+                                  "FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24)))
+                                  + ";BYMINUTE=" + ",".join(map(str, range(0, 60, 5))) + ";BYSECOND=0,15,30,45"])
+def test_a_runaway_rule_is_refused_before_it_is_expanded(rule):
+    ics = vcalendar(vevent("storm@x", "DTSTART:20270101T000000Z", "DURATION:PT1S", f"RRULE:{rule}")).encode()
+    began = time.monotonic()
+    with pytest.raises(TooManyOccurrences, match="steps to expand"):
+        parse_busy(ics, *WINDOW, LA, None)
+    assert time.monotonic() - began < 1  # unbounded, dateutil would spend minutes listing them
+
+
+@given(freq=st.sampled_from(["DAILY", "HOURLY", "MINUTELY", "WEEKLY"]), interval=st.integers(1, 5),
+       hours=st.lists(st.integers(0, 23), max_size=3, unique=True),
+       minutes=st.lists(st.integers(0, 59), max_size=3, unique=True),
+       days=st.lists(st.sampled_from(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]), max_size=3, unique=True),
+       lead=st.integers(0, 3 * 24 * 60), count=st.one_of(st.none(), st.integers(1, 50)))
+@settings(max_examples=60, deadline=None)
+def test_the_step_bound_is_never_below_what_dateutil_yields(freq, interval, hours, minutes, days, lead, count):
+    """The oracle is dateutil itself: every occurrence from DTSTART to the window's end."""
+    end = utc(2027, 3, 3)
+    start = end - timedelta(minutes=lead)
+    parts = [f"FREQ={freq}", f"INTERVAL={interval}"]
+    parts += [f"BYHOUR={','.join(map(str, hours))}"] if hours else []
+    parts += [f"BYMINUTE={','.join(map(str, minutes))}"] if minutes else []
+    parts += [f"BYDAY={','.join(days)}"] if days else []
+    parts += [f"COUNT={count}"] if count else []
+    calendar = icalendar.Calendar.from_ical(vcalendar(vevent(
+        "p@x", f"DTSTART:{start:%Y%m%dT%H%M%SZ}", "DURATION:PT1M", f"RRULE:{';'.join(parts)}")))
+    try:
+        actual = len(rrulestr(";".join(parts), dtstart=start).between(start, end, inc=True))
+    except ValueError:  # e.g. INTERVAL=2 with only odd BYHOURs: no rule at all
+        reject()
+    assert expansion_steps(calendar, end) >= actual

@@ -147,19 +147,21 @@ class IcsServer:
 
 
 @pytest.fixture
-def radicale(tmp_path):
+def radicale(tmp_path, allow_outbound):
     server = RadicaleServer(tmp_path / "radicale")
     server.start()
+    allow_outbound(server.url)
     yield server
     server.close()
 
 
 @pytest.fixture
-def ics_server():
+def ics_server(allow_outbound):
     servers = []
 
     def make(body, etag='"v1"'):
         servers.append(IcsServer(body, etag))
+        allow_outbound(servers[-1].url)
         return servers[-1]
 
     yield make
@@ -451,7 +453,9 @@ def test_ics_url_conditional_get_and_errors(api, app, world, ics_server):
 
 
 # ---------------------------------------------------------------- two workers
-def test_two_workers_never_claim_the_same_calendar_while_the_lease_holds(api, app, world, clock):
+def test_two_workers_never_claim_the_same_calendar_while_the_lease_holds(api, app, world, clock,
+                                                                        allow_outbound):
+    allow_outbound("http://127.0.0.1:9")
     ids = [link(api, world.presc, kind="ics", url=f"http://127.0.0.1:9/{i}.ics")["id"] for i in range(6)]
     now = clock.now()
     claimed = {"a": [], "b": []}

@@ -64,9 +64,9 @@ def _seed(api) -> dict[str, list]:
         "start": "2030-02-01T09:00:00-08:00", "end": "2030-02-01T17:00:00-08:00", "reason": "course"})
     assert off.status_code == 201, off.get_json()
     token = api.post("/calendar-tokens", json={"provider_id": provider_id})
-    sub = api.post("/webhook-subscriptions", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]})
+    sub = api.post("/webhook-subscriptions", json={"url": "https://hooks.example.com/hook", "events": ["*"]})
     cal = api.post(f"/providers/{provider_id}/external-calendars",
-                   json={"kind": "ics", "url": "http://127.0.0.1:9/cal.ics"})
+                   json={"kind": "ics", "url": "https://calendar.example.com/cal.ics"})
     assert {token.status_code, sub.status_code, cal.status_code} == {201}
     db.session.add(InboundMessage(patient_id=clinic.patient.id, from_phone=clinic.patient.phone,
                                   body="what time again?", action="other", handled=False,

@@ -166,8 +166,9 @@ def test_listing_flagged_appointments_with_other_filters_and_pages(api, clinic):
         assert api.get("/appointments", as_="front_desk", query_string=bad).status_code == 422, bad
 
 
-def test_webhooks_carry_flag_changes_and_metrics_count_them(api, client, clinic):
+def test_webhooks_carry_flag_changes_and_metrics_count_them(api, client, clinic, allow_outbound):
     receiver = Receiver()
+    allow_outbound(receiver.url())
     try:
         sub = subscribe(api, receiver.url(), ["appointment.flagged", "appointment.unflagged"])
         a, b = book(api, clinic, 0)["id"], book(api, clinic, 1, hm="11:00")["id"]

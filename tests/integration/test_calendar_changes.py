@@ -102,7 +102,7 @@ def clinic(app):
     return dict(loc=loc.id, presc=presc.id, nurse=nurse.id, other_loc=other_loc.id, other=other.id, patients=pats)
 
 
-def test_every_availability_change_appears_in_order(api, app, clinic, clock):
+def test_every_availability_change_appears_in_order(api, app, clinic, clock, allow_outbound):
     p1, p2, _ = clinic["patients"]
     loc, presc = clinic["loc"], clinic["presc"]
     expected = []  # (kind, entity_type, entity_id)
@@ -138,6 +138,7 @@ def test_every_availability_change_appears_in_order(api, app, clinic, clock):
     expected.append(("availability.rule_removed", "availability_rule", rule))
 
     with _IcsServer(BUSY_ICS) as ics:
+        allow_outbound(ics.url)
         r = api.post(f"/providers/{presc}/external-calendars", as_="front_desk", json={"kind": "ics", "url": ics.url})
         assert r.status_code == 201, r.get_data(as_text=True)
         cal = r.get_json()["id"]

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
+from scheduler.adapters.outbound import OutboundPolicy
 from scheduler.extensions import db
 from scheduler.jobs.calendars import webhook_delivery_job
 from scheduler.models import WebhookAttempt, WebhookDelivery
@@ -76,8 +77,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(allow_outbound):
     r = Receiver()
+    allow_outbound(r.url())
     yield r
     r.close()
 
@@ -170,7 +172,7 @@ def test_subscription_shows_its_secret_once_and_checks_event_kinds(api, app, rec
 
     with pytest.raises(Invalid):
         webhook_subscriptions.subscribe(receiver.url(), ["appointment.exploded"], "test",
-                                        app.extensions["secret_box"])
+                                        app.extensions["secret_box"], OutboundPolicy())
 
 
 # ---------------------------------------------------------------- delivery

@@ -64,9 +64,9 @@ def world(app, api):
         "location_id": clinic.location.id, "weekday": "sat", "start_time": "19:00", "end_time": "21:00"})
     off = api.post(f"/providers/{provider}/time-off", json={
         "start": "2030-02-01T09:00:00-08:00", "end": "2030-02-01T17:00:00-08:00"})
-    sub = api.post("/webhook-subscriptions", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]})
+    sub = api.post("/webhook-subscriptions", json={"url": "https://hooks.example.com/hook", "events": ["*"]})
     cal = api.post(f"/providers/{provider}/external-calendars",
-                   json={"kind": "ics", "url": "http://127.0.0.1:9/cal.ics"})
+                   json={"kind": "ics", "url": "https://calendar.example.com/cal.ics"})
     token = api.post("/calendar-tokens", json={"provider_id": provider})
     assert {rule.status_code, off.status_code, sub.status_code, cal.status_code, token.status_code} == {201}
     return {"loc": clinic.location.id, "room": clinic.treatment_room.id, "prov": provider,

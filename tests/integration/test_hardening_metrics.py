@@ -127,7 +127,7 @@ def test_texts_by_outcome_and_error_code_after_a_dispatch(app, api, client, clin
 
 def test_webhook_backlog(api, client, clock, clinic):
     assert value(scrape(client), "scheduler_webhook_backlog") == 0
-    sub = api.post("/webhook-subscriptions", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]})
+    sub = api.post("/webhook-subscriptions", json={"url": "https://hooks.example.com/hook", "events": ["*"]})
     assert sub.status_code == 201
     book(api, clinic, day=MONDAY, at="10:00")
     queued = webhook_delivery.enqueue(clock.now())
@@ -143,7 +143,7 @@ def test_calendar_sync_failures_and_failing_calendars(api, client, clinic, monke
     monkeypatch.setattr(calendar_sync, "fetch_ics", unreachable)
     provider = api.get("/providers").get_json()["items"][0]["id"]
     cal = api.post(f"/providers/{provider}/external-calendars",
-                   json={"kind": "ics", "url": "http://127.0.0.1:9/cal.ics"}).get_json()
+                   json={"kind": "ics", "url": "https://calendar.example.com/cal.ics"}).get_json()
     before = scrape(client)
     assert value(before, "scheduler_calendars_failing") == 0
     response = api.post(f"/providers/{provider}/external-calendars/{cal['id']}/sync")

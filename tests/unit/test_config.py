@@ -193,6 +193,38 @@ def test_redis_url_must_be_a_redis_url():
     assert_names(config_error({"REDIS_URL": "http://cache:6379"}), "REDIS_URL")
 
 
+# Outbound requests ----------------------------------------------------------------------
+
+def test_by_default_no_host_is_exempt_and_calendars_expand_to_20000_occurrences():
+    settings = load_settings({})
+    assert settings.outbound_allowed_hosts == ()
+    assert settings.calendar_max_occurrences == 20_000
+
+
+def test_allowed_hosts_are_hosts_or_host_ports_lower_cased_with_ipv6_in_brackets():
+    settings = load_settings({"OUTBOUND_ALLOWED_HOSTS": " CalDAV.Internal , 10.0.0.5:8443,[FD00::5],[::1]:5232,"})
+    assert settings.outbound_allowed_hosts == (("caldav.internal", None), ("10.0.0.5", 8443),
+                                               ("fd00::5", None), ("::1", 5232))
+
+
+@pytest.mark.parametrize("raw", ["http://caldav.internal", "caldav.internal/dav", "caldav.internal:0",
+                                 "caldav.internal:65536", "*.internal", "user@caldav.internal",
+                                 "[not-ipv6]", "::1", "caldav.internal:", "cal dav"])
+def test_a_malformed_allowed_host_is_refused_naming_the_variable(raw):
+    assert_names(config_error({"OUTBOUND_ALLOWED_HOSTS": raw}), "OUTBOUND_ALLOWED_HOSTS")
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "lots", "1e3"])
+def test_the_occurrence_bound_is_a_positive_whole_number(raw):
+    assert_names(config_error({"CALENDAR_MAX_OCCURRENCES": raw}), "CALENDAR_MAX_OCCURRENCES")
+    assert load_settings({"CALENDAR_MAX_OCCURRENCES": "500"}).calendar_max_occurrences == 500
+
+
+def test_create_app_reads_allowed_hosts_from_an_override(clean_environ):
+    app = create_app({"TESTING": True, "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1:5232"})
+    assert app.extensions["settings"].outbound_allowed_hosts == (("127.0.0.1", 5232),)
+
+
 # The error type and the app factory ---------------------------------------------------
 
 def test_config_error_is_a_system_exit_so_processes_stop_with_its_line():
@@ -206,7 +238,7 @@ def clean_environ(monkeypatch):
     for name in ("DATABASE_URL", "SECRET_KEY", "SCHEDULER_EMBEDDED", "TWILIO_ACCOUNT_SID",
                  "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID",
                  "TWILIO_API_BASE_URL", "PUBLIC_BASE_URL", "SMS_RATE_PER_SECOND", "REDIS_URL",
-                 "LOG_LEVEL"):
+                 "LOG_LEVEL", "OUTBOUND_ALLOWED_HOSTS", "CALENDAR_MAX_OCCURRENCES"):
         monkeypatch.delenv(name, raising=False)
 
 

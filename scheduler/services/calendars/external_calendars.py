@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 
-from ...adapters.busy_import import (CalendarDataError, CalendarUnreachable, caldav_state_tag, fetch_caldav,
-                                     fetch_ics, parse_busy)
+from ...adapters.busy_import import CalendarUnreachable, caldav_state_tag, fetch_caldav, fetch_ics
+from ...adapters.ical_busy import CalendarDataError, TooManyOccurrences, parse_busy_all
+from ...adapters.outbound import OutboundError, OutboundPolicy
 from ...domain import intervals as iv
 from ...domain.errors import Invalid, UpstreamFailed
 from ...domain.intervals import Interval
@@ -24,6 +25,7 @@ from ...extensions import db
 from ...metrics import CALENDAR_FAILURES
 from ...models import Appointment, BusyBlock, ExternalCalendar, Provider
 from ..platform import leases, records
+from ..platform.outbound_policy import require_allowed
 from ..platform.secrets_box import SecretBox
 from ..platform.transaction import end_read, write_transaction
 from ..scheduling import flags
@@ -54,8 +56,9 @@ class SyncResult:
     conflicts: list[int]
 
 
-def link_calendar(provider_id: int, data: dict, actor, now: dt.datetime,
-                  secret_box: SecretBox) -> ExternalCalendar:
+def link_calendar(provider_id: int, data: dict, actor, now: dt.datetime, secret_box: SecretBox,
+                  policy: OutboundPolicy) -> ExternalCalendar:
+    require_allowed(data["url"], policy)
     if data["kind"] == "ics" and (data.get("username") or data.get("password")):
         raise Invalid("An ICS URL takes no credentials; put a secret URL instead.",
                       errors={"username": ["Not used for ics."]})
@@ -87,10 +90,11 @@ def _must_belong(cal: ExternalCalendar | None, provider_id: int | None) -> None:
         records.get(ExternalCalendar, -1, "external calendar")  # raises NotFound
 
 
-def sync_calendar(calendar_id: int, now: dt.datetime, secret_box: SecretBox,
-                  provider_id: int | None = None) -> SyncResult:
+def sync_calendar(calendar_id: int, now: dt.datetime, secret_box: SecretBox, policy: OutboundPolicy, *,
+                  max_occurrences: int, provider_id: int | None = None) -> SyncResult:
     """Fetch one calendar and replace its busy blocks; raises CalendarSyncFailed on failure
-    (after recording it), keeping the old blocks."""
+    (after recording it), keeping the old blocks. Every request obeys ``policy``; the
+    calendar may expand to ``max_occurrences`` (CALENDAR_MAX_OCCURRENCES)."""
     cal = db.session.get(ExternalCalendar, calendar_id)
     _must_belong(cal, provider_id)
     kind, url, username, sealed = cal.kind, cal.url, cal.username, cal.password_sealed
@@ -103,25 +107,30 @@ def sync_calendar(calendar_id: int, now: dt.datetime, secret_box: SecretBox,
         if sealed and password is None:
             raise CalendarUnreachable("stored password unreadable (SECRET_KEY changed); link it again", "auth")
         if kind == "ics":
-            fetched = fetch_ics(url, etag, last_modified, TIMEOUT)
+            fetched = fetch_ics(url, etag, last_modified, TIMEOUT, policy=policy)
             if fetched.status == "not_modified":
                 return _record_success(calendar_id, now, None, fetched.etag, fetched.last_modified)
-            blocks = parse_busy(fetched.body, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN)
+            objects = [fetched.body]
             etag, last_modified = fetched.etag, fetched.last_modified
         else:
             # The server's sync token (or ctag) tells us cheaply whether anything changed.
-            tag = caldav_state_tag(url, username, password, TIMEOUT)
+            tag = caldav_state_tag(url, username, password, TIMEOUT, policy=policy)
             if tag is not None and tag == etag and not _horizon_moved(last_modified, now):
                 return _record_success(calendar_id, now, None, etag, last_modified)
-            blocks = []
-            for raw in fetch_caldav(url, username, password, *window, TIMEOUT):
-                blocks.extend(parse_busy(raw, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN))
+            objects = fetch_caldav(url, username, password, *window, TIMEOUT, policy=policy)
             etag, last_modified = tag, now.date().isoformat()
-    except (CalendarUnreachable, CalendarDataError) as exc:
-        _record_failure(calendar_id, now, getattr(exc, "reason", str(exc)))
-        raise CalendarSyncFailed(f"Calendar {calendar_id} could not be read: "
-                                 f"{getattr(exc, 'reason', exc)}. The previous busy time is kept.") from None
+        blocks = parse_busy_all(objects, *window, tz, ignore_uid_suffix="@" + UID_DOMAIN,
+                                max_occurrences=max_occurrences)
+    except (CalendarUnreachable, CalendarDataError, OutboundError) as exc:
+        _record_failure(calendar_id, now, f"{exc.code}: {exc.reason}")
+        raise CalendarSyncFailed(f"Calendar {calendar_id} could not be read: {exc.reason}. "
+                                 "The previous busy time is kept.", code=_sync_code(exc)) from None
     return _record_success(calendar_id, now, blocks, etag, last_modified)
+
+
+def _sync_code(exc) -> str:
+    """The 502's code (API.md: calendar_unreachable), precise where the fix is not upstream."""
+    return exc.code if isinstance(exc, (TooManyOccurrences, OutboundError)) else "calendar_unreachable"
 
 
 def _horizon_moved(fetched_on: str | None, now: dt.datetime) -> bool:

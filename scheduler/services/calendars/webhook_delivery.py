@@ -21,6 +21,7 @@ import time
 import requests
 from sqlalchemy import select
 
+from ...adapters.outbound import OutboundError, OutboundPolicy, OutboundSession
 from ...domain.retry import DELIVERY
 from ...extensions import db
 from ...models import Change, WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -33,6 +34,7 @@ log = logging.getLogger("scheduler.webhook_delivery")
 GIVE_UP_AFTER = dt.timedelta(hours=24)
 LEASE = dt.timedelta(minutes=2)
 TIMEOUT = 5.0
+ANSWER_BYTES = 64 * 1024  # of a receiver's answer we read at most this much (only its status matters)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -83,23 +85,26 @@ def _claim_subscription(now: dt.datetime, owner: str, exclude=frozenset()) -> in
     return taken[0] if taken else None
 
 
-def deliver_due(now: dt.datetime, owner: str, secret_box: SecretBox, session: requests.Session | None = None,
+def deliver_due(now: dt.datetime, owner: str, secret_box: SecretBox, policy: OutboundPolicy,
                 max_per_subscription: int = 50) -> int:
-    """Deliver pending changes, subscription by subscription, oldest first."""
-    http = session or requests.Session()
+    """Deliver pending changes, subscription by subscription, oldest first. Every post obeys
+    ``policy``, checked again before each connection (a subscription's host may since resolve
+    elsewhere), follows no redirect and reads at most ANSWER_BYTES of the answer."""
     sent = 0
     seen = set()
-    while True:
-        sub_id = _claim_subscription(now, owner, exclude=seen)
-        if sub_id is None:
-            return sent
-        seen.add(sub_id)
-        try:
-            sent += _deliver_queue(sub_id, now, http, max_per_subscription, secret_box)
-        finally:
-            end_read()  # after an error, release the lease all the same
-            with write_transaction():
-                leases.update_if_held(WebhookSubscription, sub_id, owner, lease_owner=None, lease_until=None)
+    with OutboundSession(policy, max_bytes=ANSWER_BYTES, timeout=TIMEOUT, truncate=True) as http:
+        while True:
+            sub_id = _claim_subscription(now, owner, exclude=seen)
+            if sub_id is None:
+                return sent
+            seen.add(sub_id)
+            try:
+                sent += _deliver_queue(sub_id, now, http, max_per_subscription, secret_box)
+            finally:
+                end_read()  # after an error, release the lease all the same
+                with write_transaction():
+                    leases.update_if_held(WebhookSubscription, sub_id, owner, lease_owner=None,
+                                          lease_until=None)
 
 
 def _deliver_queue(sub_id: int, now: dt.datetime, http: requests.Session, limit: int,
@@ -136,6 +141,8 @@ def _post(http, url: str, body: bytes, secret: str | None, now: dt.datetime):
         return response.status_code, error, int((time.monotonic() - started) * 1000)
     except requests.RequestException as exc:
         return None, f"{type(exc).__name__}", int((time.monotonic() - started) * 1000)
+    except OutboundError as exc:  # refused before any connection: the operator must act
+        return None, f"{exc.code}: {exc.reason}", int((time.monotonic() - started) * 1000)
 
 
 def _record_attempt(delivery_id, sub_id, now, status, error, ms) -> bool:

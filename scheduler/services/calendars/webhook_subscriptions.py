@@ -8,11 +8,13 @@ import secrets
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from ...adapters.outbound import OutboundPolicy
 from ...domain.errors import Invalid
 from ...domain.vocabulary import CHANGE_KINDS
 from ...extensions import db
 from ...models import Change, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from ..platform import audit, records
+from ..platform.outbound_policy import require_allowed
 from ..platform.secrets_box import SecretBox
 from ..platform.transaction import write_transaction
 
@@ -23,11 +25,14 @@ def wants(sub: WebhookSubscription, kind: str) -> bool:
     return "*" in sub.events or kind in sub.events
 
 
-def subscribe(url: str, events: list[str], actor, secret_box: SecretBox) -> WebhookSubscription:
-    """A new subscription; its signing secret is on ``.secret`` this once."""
+def subscribe(url: str, events: list[str], actor, secret_box: SecretBox,
+              policy: OutboundPolicy) -> WebhookSubscription:
+    """A new subscription; its signing secret is on ``.secret`` this once. ``policy``: the
+    URL must be one deliveries may post to."""
     unknown = sorted(set(events) - set(CHANGE_KINDS) - {"*"})
     if unknown:
         raise Invalid("Unknown event kinds.", errors={"events": [f"Unknown: {', '.join(unknown)}."]})
+    require_allowed(url, policy)
     secret = "whsec_" + secrets.token_urlsafe(32)
     with write_transaction():
         latest = db.session.scalar(select(func.max(Change.id))) or 0
